@@ -1,0 +1,30 @@
+// wbpose-bench: times our kernels next to PyTorch (and cuDNN) in the same run; see bench/.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "bench/run.h"
+#include "tensor/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"wbpose-bench: our ops and kernels against PyTorch and cuDNN, same machine, same run"};
+  wb::bench::RunOptions opt;
+  opt.script = std::string(WBPOSE_SOURCE_DIR) + "/bench/torch_bench.py";
+  app.add_option("mode", opt.mode, "ops (CPU, HRNet-W32 shapes, batch 1 and 8) or kernels (CUDA, batch 32)")
+      ->required()
+      ->check(CLI::IsMember({"ops", "kernels"}));
+  app.add_option("--python", opt.python, "Python interpreter with torch (and torchvision)");
+  app.add_option("--out", opt.out_md, "write the table as Markdown to this file");
+  app.add_option("--filter", opt.filter, "only cases whose network or op name contains this text");
+  app.add_option("--iters", opt.timing.iters, "timed runs per measurement (the median is reported)");
+  app.add_option("--warmup", opt.timing.warmup, "untimed runs first");
+  bool no_torch = false;
+  app.add_flag("--no-torch", no_torch, "do not time PyTorch (the table says so)");
+  CLI11_PARSE(app, argc, argv);
+  opt.torch = !no_torch;
+  try {
+    return wb::bench::run_benchmark(opt);
+  } catch (const std::exception& e) {
+    std::cerr << "wbpose-bench: " << e.what() << "\n";
+    return 1;
+  }
+}

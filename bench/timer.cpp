@@ -1,0 +1,76 @@
+#include "bench/timer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "tensor/cuda_runtime.h"
+#include "tensor/tensor.h"
+#if WBPOSE_WITH_CUDA
+#include "tensor/cuda/check.h"
+#endif
+
+namespace wb::bench {
+
+double time_ms(const std::function<void()>& fn, Device device, const TimingOptions& opt) {
+  for (int i = 0; i < opt.warmup; ++i) fn();
+  std::vector<double> samples;
+  const auto start = std::chrono::steady_clock::now();
+#if WBPOSE_WITH_CUDA
+  if (device.is_cuda()) {
+    cudaEvent_t a, b;
+    cuda::check_cuda(cudaEventCreate(&a), "cudaEventCreate");
+    cuda::check_cuda(cudaEventCreate(&b), "cudaEventCreate");
+    cudaStream_t s = cuda::current_stream(device.index);
+    for (int i = 0; i < opt.iters; ++i) {
+      cuda::check_cuda(cudaEventRecord(a, s), "cudaEventRecord");
+      fn();
+      cuda::check_cuda(cudaEventRecord(b, s), "cudaEventRecord");
+      cuda::check_cuda(cudaEventSynchronize(b), "cudaEventSynchronize");
+      float ms = 0;
+      cuda::check_cuda(cudaEventElapsedTime(&ms, a, b), "cudaEventElapsedTime");
+      samples.push_back(ms);
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (i >= 2 && elapsed > opt.max_seconds) break;
+    }
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+  } else
+#endif
+  {
+    for (int i = 0; i < opt.iters; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      fn();
+      const auto t1 = std::chrono::steady_clock::now();
+      samples.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      const double elapsed = std::chrono::duration<double>(t1 - start).count();
+      if (i >= 2 && elapsed > opt.max_seconds) break;
+    }
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+double measured_copy_bandwidth(int device) {
+  const int64_t n = int64_t(256) << 20;  // 1 GiB of f32
+  Tensor a = Tensor::zeros({n}, DType::F32, Device::cuda(device));
+  Tensor b = Tensor::empty({n}, DType::F32, Device::cuda(device));
+  TimingOptions opt;
+  opt.iters = 10;
+  const double ms = time_ms([&] { b.copy_(a); }, Device::cuda(device), opt);
+  return 2.0 * static_cast<double>(n) * 4.0 / (ms * 1e-3);
+}
+
+std::string device_name(Device device) {
+#if WBPOSE_WITH_CUDA
+  if (device.is_cuda()) {
+    cudaDeviceProp prop{};
+    cuda::check_cuda(cudaGetDeviceProperties(&prop, device.index), "cudaGetDeviceProperties");
+    return prop.name;
+  }
+#endif
+  return "cpu";
+}
+
+}  // namespace wb::bench

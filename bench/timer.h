@@ -1,0 +1,24 @@
+// Timing for wbpose-bench: the median over repeated runs after a warm-up, measured with CUDA
+// events on the engine stream for CUDA work and a steady clock for CPU work.
+#pragma once
+#include <functional>
+
+#include "tensor/device.h"
+
+namespace wb::bench {
+
+struct TimingOptions {
+  int warmup = 3;
+  int iters = 10;
+  double max_seconds = 2.0;  // stop repeating a slow op early (at least 3 timed runs)
+};
+
+// Milliseconds per call of fn (median).
+double time_ms(const std::function<void()>& fn, Device device, const TimingOptions& opt);
+
+// Device-to-device copy bandwidth (bytes read + written per second) of the GPU, measured now.
+double measured_copy_bandwidth(int device = 0);
+// Name of the GPU (or "cpu").
+std::string device_name(Device device);
+
+}  // namespace wb::bench
