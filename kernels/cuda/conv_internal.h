@@ -12,8 +12,8 @@
 namespace wb::kernels::cuda::detail {
 
 // Tensor-core implicit GEMM (TF32 inputs, f32 accumulation) for dense and grouped convolutions
-// with enough channels per group to fill a tile. `accumulate` adds into the output instead of
-// overwriting it (bias is added by the forward only).
+// with enough channels per group to fill a tile. Each overwrites its output; the forward adds
+// the bias in its epilogue.
 void implicit_gemm_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y);
 void implicit_gemm_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams& p, Tensor& dx);
 void implicit_gemm_backward_weight(const Tensor& dy, const Tensor& x, const Conv2dParams& p, Tensor& dw);
