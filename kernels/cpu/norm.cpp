@@ -1,0 +1,157 @@
+// CPU reference for batch normalisation. x is contiguous [N, C, inner]; every statistic is per
+// channel over the N * inner values, accumulated in double so that f32 batches of whole feature
+// maps keep their digits.
+#include <cmath>
+
+#include "kernels/common.h"
+#include "kernels/norm.h"
+
+namespace wb::kernels::cpu {
+
+namespace {
+
+struct Layout {
+  int64_t n, c, inner;
+  int64_t count() const { return n * inner; }  // values per channel
+};
+
+Layout layout_of(const Tensor& x) {
+  int64_t inner = 1;
+  for (int64_t d = 2; d < x.dim(); ++d) inner *= x.size(d);
+  return {x.size(0), x.size(1), inner};
+}
+
+// Calls f(value) for every value of channel ch.
+template <class T, class F>
+void for_channel(const T* p, const Layout& l, int64_t ch, F&& f) {
+  for (int64_t i = 0; i < l.n; ++i) {
+    const T* row = p + (i * l.c + ch) * l.inner;
+    for (int64_t k = 0; k < l.inner; ++k) f(row[k]);
+  }
+}
+
+// y = x * scale + shift per channel, then the optional ReLU.
+template <class T>
+void affine(const T* px, T* py, const Layout& l, int64_t ch, double scale, double shift, bool relu) {
+  for (int64_t i = 0; i < l.n; ++i) {
+    const int64_t base = (i * l.c + ch) * l.inner;
+    for (int64_t k = 0; k < l.inner; ++k) {
+      const double v = static_cast<double>(px[base + k]) * scale + shift;
+      py[base + k] = static_cast<T>(relu && v < 0.0 ? 0.0 : v);
+    }
+  }
+}
+
+}  // namespace
+
+void batch_norm_train_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                              Tensor& running_var, const BatchNormParams& p, BatchNormTrainOut& out) {
+  dispatch_float(x.dtype(), "batch_norm", [&](auto t) {
+    using T = decltype(t);
+    const Layout l = layout_of(x);
+    const T* px = x.data<T>();
+    const T* pg = gamma.data<T>();
+    const T* pb = beta.data<T>();
+    T* py = out.y.data<T>();
+    T* psm = out.save_mean.data<T>();
+    T* psi = out.save_invstd.data<T>();
+    T* prm = running_mean.defined() ? running_mean.data<T>() : nullptr;
+    T* prv = running_var.defined() ? running_var.data<T>() : nullptr;
+    const double m = static_cast<double>(l.count());
+#pragma omp parallel for if (x.numel() > 32768)
+    for (int64_t ch = 0; ch < l.c; ++ch) {
+      // Two passes: the mean first, then the squared deviations from it (no cancellation).
+      double sum = 0.0;
+      for_channel(px, l, ch, [&](T v) { sum += static_cast<double>(v); });
+      const double mean = sum / m;
+      double sq = 0.0;
+      for_channel(px, l, ch, [&](T v) {
+        const double d = static_cast<double>(v) - mean;
+        sq += d * d;
+      });
+      const double var = sq / m;  // biased: what the batch is normalised with
+      const double invstd = 1.0 / std::sqrt(var + p.eps);
+      psm[ch] = static_cast<T>(mean);
+      psi[ch] = static_cast<T>(invstd);
+      // The running variance estimates the population variance, hence the unbiased estimator.
+      if (prm) prm[ch] = static_cast<T>((1.0 - p.momentum) * static_cast<double>(prm[ch]) + p.momentum * mean);
+      if (prv) {
+        const double unbiased = sq / (m - 1.0);
+        prv[ch] = static_cast<T>((1.0 - p.momentum) * static_cast<double>(prv[ch]) + p.momentum * unbiased);
+      }
+      const double scale = static_cast<double>(pg[ch]) * invstd;
+      affine(px, py, l, ch, scale, static_cast<double>(pb[ch]) - mean * scale, p.relu);
+    }
+  });
+}
+
+void batch_norm_eval_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                             const Tensor& running_var, const BatchNormParams& p, Tensor& y) {
+  dispatch_float(x.dtype(), "batch_norm (eval)", [&](auto t) {
+    using T = decltype(t);
+    const Layout l = layout_of(x);
+    const T* px = x.data<T>();
+    const T* pg = gamma.data<T>();
+    const T* pb = beta.data<T>();
+    const T* prm = running_mean.data<T>();
+    const T* prv = running_var.data<T>();
+    T* py = y.data<T>();
+#pragma omp parallel for if (x.numel() > 32768)
+    for (int64_t ch = 0; ch < l.c; ++ch) {
+      const double invstd = 1.0 / std::sqrt(static_cast<double>(prv[ch]) + p.eps);
+      const double scale = static_cast<double>(pg[ch]) * invstd;
+      affine(px, py, l, ch, scale, static_cast<double>(pb[ch]) - static_cast<double>(prm[ch]) * scale, p.relu);
+    }
+  });
+}
+
+// With g the gradient reaching the affine output (dy, masked by y > 0 under the fused ReLU) and
+// xhat = (x - mean) * invstd:
+//   dbeta = sum g,  dgamma = sum g * xhat,
+//   eval:  dx = gamma * invstd * g                       (mean and invstd are constants)
+//   train: dx = gamma * invstd * (g - dbeta / M - xhat * dgamma / M)
+// where the two extra terms are the paths through the batch mean and variance (M values per channel).
+void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& y, const Tensor& gamma, const Tensor& mean,
+                         const Tensor& invstd, bool train, const BatchNormParams& p, BatchNormGrads& g) {
+  dispatch_float(x.dtype(), "batch_norm_backward", [&](auto t) {
+    using T = decltype(t);
+    const Layout l = layout_of(x);
+    const T* pdy = dy.data<T>();
+    const T* px = x.data<T>();
+    const T* py = p.relu ? y.data<T>() : nullptr;
+    const T* pg = gamma.data<T>();
+    const T* pm = mean.data<T>();
+    const T* pi = invstd.data<T>();
+    T* pdx = g.dx.data<T>();
+    T* pdg = g.dgamma.data<T>();
+    T* pdb = g.dbeta.data<T>();
+    const double m = static_cast<double>(l.count());
+    auto upstream = [&](int64_t idx) { return py && !(py[idx] > T(0)) ? 0.0 : static_cast<double>(pdy[idx]); };
+#pragma omp parallel for if (x.numel() > 32768)
+    for (int64_t ch = 0; ch < l.c; ++ch) {
+      const double mu = static_cast<double>(pm[ch]), is = static_cast<double>(pi[ch]);
+      double sum_g = 0.0, sum_gx = 0.0;
+      for (int64_t i = 0; i < l.n; ++i) {
+        const int64_t base = (i * l.c + ch) * l.inner;
+        for (int64_t k = 0; k < l.inner; ++k) {
+          const double gv = upstream(base + k);
+          sum_g += gv;
+          sum_gx += gv * (static_cast<double>(px[base + k]) - mu) * is;
+        }
+      }
+      pdb[ch] = static_cast<T>(sum_g);
+      pdg[ch] = static_cast<T>(sum_gx);
+      const double scale = static_cast<double>(pg[ch]) * is;
+      const double mean_g = train ? sum_g / m : 0.0, mean_gx = train ? sum_gx / m : 0.0;
+      for (int64_t i = 0; i < l.n; ++i) {
+        const int64_t base = (i * l.c + ch) * l.inner;
+        for (int64_t k = 0; k < l.inner; ++k) {
+          const double xhat = (static_cast<double>(px[base + k]) - mu) * is;
+          pdx[base + k] = static_cast<T>(scale * (upstream(base + k) - mean_g - xhat * mean_gx));
+        }
+      }
+    }
+  });
+}
+
+}  // namespace wb::kernels::cpu
