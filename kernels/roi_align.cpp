@@ -8,9 +8,10 @@ namespace wb::kernels {
 
 namespace {
 
-// Shapes and parameters, then the batch index of every RoI: an index outside [0, N) would read
-// outside the features, so it is checked here once for every backend (on CUDA this copies the
-// small [K, 5] table to the host).
+// Shapes and parameters, then, for CPU rois, the batch index of every RoI (an index outside
+// [0, N) would read outside the features). CUDA rois are not copied to the host for this check,
+// which would synchronise the stream on every call: the CUDA kernels instead write zeros for,
+// and take no gradient from, a RoI whose batch index is outside [0, N).
 void check_roi_align(const char* op, const Shape& x, const Tensor& rois, const RoIAlignParams& p) {
   check(x.size() == 4, op, ": features must be 4-d NCHW, got ", shape_str(x));
   check(x[2] > 0 && x[3] > 0, op, ": features ", shape_str(x), " have an empty spatial extent");
@@ -20,6 +21,7 @@ void check_roi_align(const char* op, const Shape& x, const Tensor& rois, const R
   check(p.sampling_ratio >= 0, op, ": sampling_ratio ", p.sampling_ratio, " must be >= 0 (0: adaptive)");
   check(std::isfinite(p.spatial_scale) && p.spatial_scale > 0.0, op, ": spatial_scale ", p.spatial_scale,
         " must be positive");
+  if (rois.is_cuda()) return;
   const std::vector<double> r = rois.to_double_vector();
   for (int64_t k = 0; k < rois.size(0); ++k) {
     const double b = r[static_cast<size_t>(k * 5)];
