@@ -147,6 +147,11 @@ int run(int64_t iters, int64_t batch, uint64_t seed, const std::string& device_n
   std::printf("wbpose-demo: heatmap regressor, 2 keypoints, %lldx%lld input, batch %lld, %lld iterations on %s\n",
               static_cast<long long>(kH), static_cast<long long>(kW), static_cast<long long>(batch),
               static_cast<long long>(iters), device.str().c_str());
+  {
+    autograd::NoGradGuard no_grad;
+    std::printf("before training: val localisation error %.2f heatmap px\n",
+                localisation_error(net.forward(val.images, false), val.xy));
+  }
   double first_loss = -1, last_loss = 0, window = 0;
   const int64_t report = std::max<int64_t>(1, iters / 10);
   const auto start = std::chrono::steady_clock::now();
