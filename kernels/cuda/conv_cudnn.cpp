@@ -149,10 +149,15 @@ void* ptr(const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; }
 
 // The fastest successful result of a cudnnFind*Ex call (results come sorted by time).
 template <class Perf>
-std::pair<int, size_t> best_of(const Perf* perf, int n, size_t budget, const std::string& what) {
+void choose_best(const Perf* perf, int n, size_t budget, const std::string& what, cudnnConvolutionDescriptor_t conv,
+                 Plan& plan) {
   for (int i = 0; i < n; ++i) {
     if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= budget) {
-      return {static_cast<int>(perf[i].algo), perf[i].memory};
+      plan.algo = static_cast<int>(perf[i].algo);
+      plan.workspace = perf[i].memory;
+      // Find timed the algorithm in this math mode (e.g. TF32 tensor ops): run it in the same one.
+      check_cudnn(cudnnSetConvolutionMathType(conv, perf[i].mathType), "cudnnSetConvolutionMathType", what);
+      return;
     }
   }
   fail(what, ": cuDNN found no algorithm that runs within a ", budget, "-byte workspace");
@@ -196,7 +201,7 @@ Plan& plan_for(DeviceState& s, Prim prim, const Tensor& x, const Tensor& w, cons
       check_cudnn(cudnnFindConvolutionForwardAlgorithmEx(h, d.x, ptr(x), d.w, ptr(w), d.conv, d.y, ptr(y),
                                                          static_cast<int>(perf.size()), &returned, perf.data(), ptr(ws), budget),
                   "cudnnFindConvolutionForwardAlgorithmEx", plan.what);
-      std::tie(plan.algo, plan.workspace) = best_of(perf.data(), returned, budget, plan.what);
+      choose_best(perf.data(), returned, budget, plan.what, d.conv, plan);
       break;
     }
     case Prim::BackwardData: {  // x is dx, y is dy
@@ -210,7 +215,7 @@ Plan& plan_for(DeviceState& s, Prim prim, const Tensor& x, const Tensor& w, cons
                                                               static_cast<int>(perf.size()), &returned, perf.data(),
                                                               ptr(ws), budget),
                   "cudnnFindConvolutionBackwardDataAlgorithmEx", plan.what);
-      std::tie(plan.algo, plan.workspace) = best_of(perf.data(), returned, budget, plan.what);
+      choose_best(perf.data(), returned, budget, plan.what, d.conv, plan);
       break;
     }
     case Prim::BackwardWeight: {  // w is dw, y is dy
@@ -224,7 +229,7 @@ Plan& plan_for(DeviceState& s, Prim prim, const Tensor& x, const Tensor& w, cons
                                                                 static_cast<int>(perf.size()), &returned, perf.data(),
                                                                 ptr(ws), budget),
                   "cudnnFindConvolutionBackwardFilterAlgorithmEx", plan.what);
-      std::tie(plan.algo, plan.workspace) = best_of(perf.data(), returned, budget, plan.what);
+      choose_best(perf.data(), returned, budget, plan.what, d.conv, plan);
       break;
     }
   }

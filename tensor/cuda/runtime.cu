@@ -106,7 +106,9 @@ void empty_cache() {
   for (int d = 0; d < device_count() && d < kMaxDevices; ++d) {
     DeviceState& s = state(d);
     std::lock_guard<std::mutex> lock(s.mu);
-    synchronize(d);
+    // Not synchronize(d): with no stream yet, stream(d) would take s.mu again and deadlock. A
+    // device without a stream has never run work, so there is nothing to wait for.
+    if (s.stream) check_cuda(cudaStreamSynchronize(s.stream), "cudaStreamSynchronize");
     free_cached(s, d);
   }
 }
