@@ -1,3 +1,4 @@
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -23,7 +24,7 @@ struct DeviceState {
   std::map<size_t, std::vector<void*>> free_blocks;  // class -> blocks
   std::map<void*, size_t> live;                        // block -> class
   AllocatorStats stats;
-  cudaStream_t stream = nullptr;
+  std::atomic<cudaStream_t> stream{nullptr};  // created once, read lock-free on every launch
 };
 
 DeviceState& state(int device) {
@@ -108,7 +109,7 @@ void empty_cache() {
     std::lock_guard<std::mutex> lock(s.mu);
     // Not synchronize(d): with no stream yet, stream(d) would take s.mu again and deadlock. A
     // device without a stream has never run work, so there is nothing to wait for.
-    if (s.stream) check_cuda(cudaStreamSynchronize(s.stream), "cudaStreamSynchronize");
+    if (cudaStream_t st = s.stream.load()) check_cuda(cudaStreamSynchronize(st), "cudaStreamSynchronize");
     free_cached(s, d);
   }
 }
@@ -121,14 +122,17 @@ AllocatorStats allocator_stats(int device) {
 
 void* stream(int device) {
   DeviceState& s = state(device);
-  if (!s.stream) {
+  cudaStream_t st = s.stream.load(std::memory_order_acquire);
+  if (!st) {
     std::lock_guard<std::mutex> lock(s.mu);
-    if (!s.stream) {
+    st = s.stream.load(std::memory_order_relaxed);
+    if (!st) {
       check_cuda(cudaSetDevice(device), "cudaSetDevice");
-      check_cuda(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), "cudaStreamCreate");
+      check_cuda(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking), "cudaStreamCreate");
+      s.stream.store(st, std::memory_order_release);
     }
   }
-  return s.stream;
+  return st;
 }
 
 void synchronize(int device) { check_cuda(cudaStreamSynchronize(current_stream(device)), "cudaStreamSynchronize"); }
