@@ -3,18 +3,26 @@
 # (a second run takes well under a second). Needs root or sudo for apt-get.
 set -euo pipefail
 
+# python3-pip and python3-matplotlib are for xtcocotools, the evaluator oracle (below).
 pkgs=(cmake ninja-build g++ libeigen3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev
-      python3-torch python3-torchvision)
+      python3-torch python3-torchvision python3-pip python3-matplotlib)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-echo "install-deps: installing ${missing[*]}"
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -ne 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# xtcocotools (the reference COCO-WholeBody evaluator) exists only on PyPI. --no-deps matters: its
+# declared requirements would pull a numpy 2 from PyPI over Debian's numpy 1.24, which Debian's
+# python3-torch is built against. Its real needs (numpy, matplotlib) come from apt above.
+if ! /usr/bin/python3 -c "import xtcocotools.cocoeval" 2>/dev/null; then
+  echo "install-deps: installing xtcocotools from PyPI"
+  "${sudo_cmd[@]}" /usr/bin/python3 -m pip install -q --break-system-packages --no-deps xtcocotools==1.14.3
+fi
