@@ -109,6 +109,22 @@ Tensor hsigmoid(const Tensor& x) {
   return y;
 }
 
+Tensor exp(const Tensor& x) {
+  Tensor y = k::exp_forward(x);
+  if (needs_grad({&x})) {
+    record("exp", {x}, {&y}, [y = y.detach()](const Grads& g) -> Grads { return {k::exp_backward(g[0], y)}; });
+  }
+  return y;
+}
+
+Tensor log(const Tensor& x) {
+  Tensor y = k::log_forward(x);
+  if (needs_grad({&x})) {
+    record("log", {x}, {&y}, [x = x.detach()](const Grads& g) -> Grads { return {k::log_backward(g[0], x)}; });
+  }
+  return y;
+}
+
 Tensor prelu(const Tensor& x, const Tensor& weight) {
   Tensor y = k::prelu_forward(x, weight);
   if (needs_grad({&x, &weight})) {

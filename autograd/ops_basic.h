@@ -20,6 +20,8 @@ Tensor sigmoid(const Tensor& x);
 Tensor hswish(const Tensor& x);
 Tensor hsigmoid(const Tensor& x);
 Tensor prelu(const Tensor& x, const Tensor& weight);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);  // natural log
 
 Tensor reshape(const Tensor& x, const Shape& shape);
 Tensor permute(const Tensor& x, const std::vector<int64_t>& order);  // returns a contiguous copy

@@ -120,6 +120,11 @@ Tensor hsigmoid_backward(const Tensor& dy, const Tensor& x) {
   return unary_bwd(UnaryOp::HSigmoid, "hsigmoid_backward", dy, x);
 }
 
+Tensor exp_forward(const Tensor& x) { return unary_fwd(UnaryOp::Exp, "exp", x); }
+Tensor exp_backward(const Tensor& dy, const Tensor& y) { return unary_bwd(UnaryOp::Exp, "exp_backward", dy, y); }
+Tensor log_forward(const Tensor& x) { return unary_fwd(UnaryOp::Log, "log", x); }
+Tensor log_backward(const Tensor& dy, const Tensor& x) { return unary_bwd(UnaryOp::Log, "log_backward", dy, x); }
+
 Tensor prelu_forward(const Tensor& x_in, const Tensor& w_in) {
   check_prelu("prelu", x_in, w_in);
   const Tensor x = x_in.contiguous(), w = w_in.contiguous();

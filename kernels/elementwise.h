@@ -21,20 +21,24 @@ Tensor hswish_forward(const Tensor& x);                     // x * relu6(x + 3) 
 Tensor hswish_backward(const Tensor& dy, const Tensor& x);
 Tensor hsigmoid_forward(const Tensor& x);                   // relu6(x + 3) / 6
 Tensor hsigmoid_backward(const Tensor& dy, const Tensor& x);
+Tensor exp_forward(const Tensor& x);
+Tensor exp_backward(const Tensor& dy, const Tensor& y);  // uses the output: dy * y
+Tensor log_forward(const Tensor& x);                     // natural log; -inf at 0, NaN below
+Tensor log_backward(const Tensor& dy, const Tensor& x);  // dy / x
 // PReLU with one slope per channel (dim 1) or a single shared slope (weight of shape [1]).
 Tensor prelu_forward(const Tensor& x, const Tensor& weight);
 struct PReluGrads { Tensor dx, dweight; };
 PReluGrads prelu_backward(const Tensor& dy, const Tensor& x, const Tensor& weight);
 
 enum class BinaryOp { Add, Sub, Mul };
-enum class UnaryOp { Relu, Sigmoid, HSwish, HSigmoid };
+enum class UnaryOp { Relu, Sigmoid, HSwish, HSigmoid, Exp, Log };
 
 namespace cpu {
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out);
 void scale_add(const Tensor& a, double s, double add, Tensor& out);  // out = a * s + add
 void axpy(Tensor& y, double alpha, const Tensor& x);
 void unary_forward(UnaryOp op, const Tensor& x, Tensor& y);
-// For Relu and Sigmoid `saved` is the output y, for HSwish and HSigmoid the input x.
+// For Relu, Sigmoid and Exp `saved` is the output y, for HSwish, HSigmoid and Log the input x.
 void unary_backward(UnaryOp op, const Tensor& dy, const Tensor& saved, Tensor& dx);
 void prelu_forward(const Tensor& x, const Tensor& weight, Tensor& y);
 void prelu_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, Tensor& dx, Tensor& dweight);

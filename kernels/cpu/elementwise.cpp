@@ -78,6 +78,8 @@ void unary_forward(UnaryOp op, const Tensor& x, Tensor& y) {
         case UnaryOp::Sigmoid: py[i] = T(1) / (T(1) + std::exp(-v)); break;
         case UnaryOp::HSwish: py[i] = v * relu6(v + T(3)) / T(6); break;
         case UnaryOp::HSigmoid: py[i] = relu6(v + T(3)) / T(6); break;
+        case UnaryOp::Exp: py[i] = std::exp(v); break;
+        case UnaryOp::Log: py[i] = std::log(v); break;
       }
     }
   });
@@ -102,6 +104,8 @@ void unary_backward(UnaryOp op, const Tensor& dy, const Tensor& saved, Tensor& d
           pd[i] = s < T(-3) ? T(0) : (s > T(3) ? g : g * (T(2) * s + T(3)) / T(6));
           break;
         case UnaryOp::HSigmoid: pd[i] = (s > T(-3) && s < T(3)) ? g / T(6) : T(0); break;
+        case UnaryOp::Exp: pd[i] = g * s; break;
+        case UnaryOp::Log: pd[i] = g / s; break;
       }
     }
   });

@@ -93,9 +93,12 @@ __device__ __forceinline__ float unary_value(float v) {
   if constexpr (kOp == UnaryOp::Sigmoid) return 1.f / (1.f + expf(-v));
   if constexpr (kOp == UnaryOp::HSwish) return v * relu6(v + 3.f) / 6.f;
   if constexpr (kOp == UnaryOp::HSigmoid) return relu6(v + 3.f) / 6.f;
+  if constexpr (kOp == UnaryOp::Exp) return expf(v);
+  if constexpr (kOp == UnaryOp::Log) return logf(v);
 }
 
-// `s` is the saved tensor: the output y for Relu and Sigmoid, the input x for HSwish and HSigmoid.
+// `s` is the saved tensor: the output y for Relu, Sigmoid and Exp, the input x for HSwish, HSigmoid
+// and Log.
 // The kinks follow PyTorch: the open interval (-3, 3) takes the middle formula.
 template <UnaryOp kOp>
 __device__ __forceinline__ float unary_grad(float g, float s) {
@@ -103,6 +106,8 @@ __device__ __forceinline__ float unary_grad(float g, float s) {
   if constexpr (kOp == UnaryOp::Sigmoid) return g * s * (1.f - s);
   if constexpr (kOp == UnaryOp::HSwish) return s < -3.f ? 0.f : (s > 3.f ? g : g * (2.f * s + 3.f) / 6.f);
   if constexpr (kOp == UnaryOp::HSigmoid) return (s > -3.f && s < 3.f) ? g / 6.f : 0.f;
+  if constexpr (kOp == UnaryOp::Exp) return g * s;
+  if constexpr (kOp == UnaryOp::Log) return g / s;
 }
 
 template <UnaryOp kOp>
@@ -142,6 +147,8 @@ void unary_dispatch(UnaryOp op, int64_t n, bool vec4, const Tensor& like, const 
     case UnaryOp::Sigmoid: flat_map(Fn<UnaryOp::Sigmoid>{args...}, n, vec4, like, name); break;
     case UnaryOp::HSwish: flat_map(Fn<UnaryOp::HSwish>{args...}, n, vec4, like, name); break;
     case UnaryOp::HSigmoid: flat_map(Fn<UnaryOp::HSigmoid>{args...}, n, vec4, like, name); break;
+    case UnaryOp::Exp: flat_map(Fn<UnaryOp::Exp>{args...}, n, vec4, like, name); break;
+    case UnaryOp::Log: flat_map(Fn<UnaryOp::Log>{args...}, n, vec4, like, name); break;
   }
 }
 
