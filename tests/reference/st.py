@@ -9,8 +9,10 @@ _DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64", torch
            torch.float16: "F16", torch.bfloat16: "BF16", torch.uint8: "U8"}
 
 
-def save(tensors, path):
+def save(tensors, path, metadata=None):
     header, blobs, offset = {}, [], 0
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name in sorted(tensors):
         t = tensors[name].detach().contiguous().cpu()
         data = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""

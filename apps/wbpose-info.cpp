@@ -1,0 +1,80 @@
+// wbpose-info: what a model config builds (parameters and GFLOPs, in total and per module), and
+// running a model with given weights on a tensor, for comparison with outside implementations.
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "autograd/node.h"
+#include "nn/flops.h"
+#include "pose/models/factory.h"
+#include "tensor/error.h"
+#include "tensor/safetensors.h"
+
+namespace {
+
+using namespace wb;
+
+// "256x192" -> {256, 192}.
+std::array<int64_t, 2> parse_hw(const std::string& s) {
+  long long h = 0, w = 0;
+  char tail = 0;
+  if (std::sscanf(s.c_str(), "%lldx%lld%c", &h, &w, &tail) != 2 || h <= 0 || w <= 0) {
+    fail("--input: expected HxW with positive sizes (e.g. 256x192), got \"", s, "\"");
+  }
+  return {h, w};
+}
+
+int describe(pose::TopDownModel& model, const std::string& config, const std::string& input, int depth) {
+  const std::array<int64_t, 2> hw = input.empty() ? model.input_size() : parse_hw(input);
+  const nn::FlopsReport r = nn::count_flops(model, {1, 3, hw[0], hw[1]});
+  std::printf("%s at %lldx%lld: %.2fM parameters, %.2f GFLOPs (multiply-adds / 1024^3)\n\n", config.c_str(),
+              static_cast<long long>(hw[0]), static_cast<long long>(hw[1]), r.params() / 1e6, r.gflops());
+  std::printf("%s", r.table(depth).c_str());
+  return 0;
+}
+
+int forward(pose::TopDownModel& model, const std::string& weights, const std::string& in_path,
+            const std::string& out_path, const std::string& device_name) {
+  const SafetensorsFile w = load_safetensors(weights);
+  model.load_state_dict(w.tensors, true);
+  const Device device = Device::parse(device_name);
+  model.to(device);
+  model.eval();
+  const SafetensorsFile in = load_safetensors(in_path);
+  const Tensor x = expect_tensor(in, in_path, "input");
+  check(x.dim() == 4 && x.size(1) == 3, in_path, ": tensor \"input\" must be [N, 3, H, W], got ", x.str());
+  autograd::NoGradGuard no_grad;
+  const Tensor y = model(x.to(device));
+  save_safetensors(out_path, {{"output", y}});
+  std::printf("%s: output %s -> %s\n", in_path.c_str(), y.str().c_str(), out_path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"wbpose-info: parameters and GFLOPs of a model config, or its heatmaps on a tensor"};
+  std::string config, input, weights, forward_in, out, device = "cpu";
+  int depth = 1;
+  app.add_option("--config", config, "model config (configs/*.json)")->required();
+  app.add_option("--input", input, "input size HxW for the count (default: the config's input_size)");
+  app.add_option("--depth", depth, "module depth of the table (1: backbone and head)")->check(CLI::NonNegativeNumber);
+  auto* w = app.add_option("--weights", weights, "safetensors weights, loaded strictly (needs --forward)");
+  auto* f = app.add_option("--forward", forward_in, "safetensors file with the tensor \"input\" [N, 3, H, W]");
+  auto* o = app.add_option("--out", out, "where to write the heatmaps as the tensor \"output\"");
+  app.add_option("--device", device, "cpu, cuda or cuda:N (with --forward)");
+  f->needs(w)->needs(o);
+  w->needs(f);
+  o->needs(f);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    auto model = pose::build_model_from_file(config);
+    return forward_in.empty() ? describe(*model, config, input, depth)
+                              : forward(*model, weights, forward_in, out, device);
+  } catch (const std::exception& e) {
+    std::cerr << "wbpose-info: " << e.what() << "\n";
+    return 1;
+  }
+}

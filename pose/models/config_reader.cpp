@@ -1,0 +1,53 @@
+#include "pose/models/config_reader.h"
+
+#include "tensor/error.h"
+
+namespace wb::pose {
+
+ConfigReader::ConfigReader(const nlohmann::json& j, std::string where) : j_(j), where_(std::move(where)) {
+  check(j_.is_object(), where_, ": a model config must be a JSON object, got ", j_.type_name());
+}
+
+const nlohmann::json* ConfigReader::find(const std::string& key) {
+  seen_.insert(key);
+  const auto it = j_.find(key);
+  return it == j_.end() ? nullptr : &*it;
+}
+
+void ConfigReader::fail_field(const std::string& key, const std::string& why) const {
+  fail(where_, ": field \"", key, "\": ", why);
+}
+
+void ConfigReader::get(const std::string& key, int64_t& out) {
+  const nlohmann::json* v = find(key);
+  if (!v) return;
+  if (!v->is_number_integer()) fail_field(key, std::string("expected an integer, got ") + v->type_name());
+  out = v->get<int64_t>();
+}
+
+void ConfigReader::get(const std::string& key, std::string& out) {
+  const nlohmann::json* v = find(key);
+  if (!v) return;
+  if (!v->is_string()) fail_field(key, std::string("expected a string, got ") + v->type_name());
+  out = v->get<std::string>();
+}
+
+void ConfigReader::get(const std::string& key, std::vector<int64_t>& out) {
+  const nlohmann::json* v = find(key);
+  if (!v) return;
+  if (!v->is_array()) fail_field(key, std::string("expected an array of integers, got ") + v->type_name());
+  std::vector<int64_t> r;
+  for (const auto& e : *v) {
+    if (!e.is_number_integer()) fail_field(key, std::string("expected an array of integers, found ") + e.type_name());
+    r.push_back(e.get<int64_t>());
+  }
+  out = std::move(r);
+}
+
+void ConfigReader::finish() const {
+  for (const auto& [key, value] : j_.items()) {
+    if (!seen_.count(key)) fail(where_, ": unknown field \"", key, "\"");
+  }
+}
+
+}  // namespace wb::pose

@@ -1,0 +1,302 @@
+// HRNet and SimpleBaseline: configs, parameter and FLOPs counts against the papers, state_dict
+// names against the PyTorch reference (MMPose 1.x names), forward/backward parity with PyTorch,
+// and strict loading of checkpoints converted by scripts/convert_checkpoint.py.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "autograd/engine.h"
+#include "autograd/node.h"
+#include "autograd/ops_pose.h"
+#include "nn/flops.h"
+#include "pose/models/factory.h"
+#include "pose/models/hrnet.h"
+#include "pose/models/simple_baseline.h"
+#include "tensor/error.h"
+#include "tests/util.h"
+
+using namespace wb;
+using nlohmann::json;
+
+namespace {
+
+std::string config_path(const std::string& name) { return std::string(WBPOSE_SOURCE_DIR) + "/configs/" + name; }
+
+// max|a - b| / max(max|b|, floor): the error relative to the tensor's scale, which is what
+// accumulated rounding error is proportional to (elementwise relative error means nothing for the
+// near-zero entries every gradient has). `floor` covers tensors whose exact value is zero.
+double scaled_error(const Tensor& actual, const Tensor& expected, double floor = 0.0) {
+  REQUIRE_MESSAGE(actual.shape() == expected.shape(), actual.str() << " vs expected " << expected.str());
+  const std::vector<double> a = actual.to_double_vector(), e = expected.to_double_vector();
+  double diff = 0.0, scale = floor;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::isnan(a[i]) ? INFINITY : std::fabs(a[i] - e[i]));
+    scale = std::max(scale, std::fabs(e[i]));
+  }
+  return scale > 0.0 ? diff / scale : diff;
+}
+
+// ||a - b|| / max(||b||, floor).
+double l2_error(const Tensor& actual, const Tensor& expected, double floor = 0.0) {
+  REQUIRE_MESSAGE(actual.shape() == expected.shape(), actual.str() << " vs expected " << expected.str());
+  const std::vector<double> a = actual.to_double_vector(), e = expected.to_double_vector();
+  double d2 = 0.0, e2 = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    d2 += (a[i] - e[i]) * (a[i] - e[i]);
+    e2 += e[i] * e[i];
+  }
+  return std::isnan(d2) ? INFINITY : std::sqrt(d2) / std::max({std::sqrt(e2), floor, 1e-300});
+}
+
+#define CHECK_ERROR(error, tol, what)                         \
+  do {                                                        \
+    const double wb_e_ = (error);                             \
+    INFO(what << ": error " << wb_e_ << " > tolerance " << tol); \
+    CHECK(wb_e_ <= tol);                                      \
+  } while (0)
+
+bool is_state_entry(const std::string& name) {
+  for (const char* k : {"input", "target", "target_weight", "output", "train_output", "loss"}) {
+    if (name == k) return false;
+  }
+  return name.rfind("grad.", 0) != 0 && name.rfind("after.", 0) != 0;
+}
+
+TensorMap state_entries(const SafetensorsFile& f) {
+  TensorMap m;
+  for (const auto& [name, t] : f.tensors) {
+    if (is_state_entry(name)) m.emplace(name, t);
+  }
+  return m;
+}
+
+std::shared_ptr<pose::TopDownModel> model_of_reference(const SafetensorsFile& f, const std::string& name) {
+  const auto it = f.metadata.find("config");
+  REQUIRE_MESSAGE(it != f.metadata.end(), name << " has no config metadata");
+  return pose::build_model(json::parse(it->second), name);
+}
+
+// Forward in eval and train mode, weighted MSE backward, every parameter gradient and the running
+// statistics after the step, against the f64 PyTorch oracle run from the same f32 weights and input.
+//
+// In f64 every tensor must agree to 1e-5 of its scale (the references are stored rounded to f32).
+// In f32 the heatmaps and loss must agree to 1e-4 of their scale, the gradients to 10% in relative
+// L2 norm: the backward pass is discontinuous at ReLU inputs within f32 rounding of zero, and a few
+// such flips, amplified through training-mode BN, move early-layer gradients by a few percent (in
+// PyTorch's own f32 run as well); a wrong gradient is off by order one, and f64 checks exactness.
+void check_parity(const std::string& name, DType dtype) {
+  CAPTURE(name);
+  CAPTURE(std::string(dtype_name(dtype)));
+  SafetensorsFile f;
+  if (!test::load_reference(name, f)) return;
+  auto model = model_of_reference(f, name);
+  model->load_state_dict(state_entries(f), true);
+  model->to(dtype);
+  const bool exact = dtype == DType::F64;
+  const double tol = exact ? 1e-5 : 1e-4;
+
+  const Tensor x = test::ref(f, "input").to(dtype);
+  model->eval();
+  {
+    autograd::NoGradGuard no_grad;
+    CHECK_ERROR(scaled_error((*model)(x), test::ref(f, "output")), tol, "eval heatmaps");
+  }
+  model->train();
+  const Tensor y = (*model)(x);
+  const Tensor loss =
+      ops::heatmap_mse_loss(y, test::ref(f, "target").to(dtype), test::ref(f, "target_weight").to(dtype));
+  autograd::backward(loss);
+  CHECK_ERROR(scaled_error(y, test::ref(f, "train_output")), tol, "training heatmaps");
+  CHECK_ERROR(scaled_error(loss, test::ref(f, "loss")), tol, "loss");
+
+  // A conv bias followed by training-mode BN has an exact gradient of zero: measure it against
+  // the model's gradient scale.
+  double grad_scale = 0.0;
+  size_t ref_grads = 0;
+  for (const auto& [rname, t] : f.tensors) {
+    if (rname.rfind("grad.", 0) != 0) continue;
+    ++ref_grads;
+    for (double v : t.to_double_vector()) grad_scale = std::max(grad_scale, std::fabs(v));
+  }
+  const auto params = model->named_parameters();
+  CHECK(params.size() == ref_grads);
+  for (const auto& [pname, p] : params) {
+    CAPTURE(pname);
+    REQUIRE(p.grad().defined());
+    const Tensor& expected = test::ref(f, "grad." + pname);
+    const double floor = 1e-6 * grad_scale;
+    if (exact) {
+      CHECK_ERROR(scaled_error(p.grad(), expected, floor), 1e-5, "gradient");
+    } else {
+      CHECK_ERROR(l2_error(p.grad(), expected, floor * std::sqrt(static_cast<double>(expected.numel()))), 0.1,
+                  "gradient");
+    }
+  }
+  for (const auto& [bname, b] : model->named_buffers()) {
+    if (b.dtype() != dtype) continue;  // num_batches_tracked
+    CAPTURE(bname);
+    CHECK_ERROR(scaled_error(b, test::ref(f, "after." + bname)), tol, "running statistic after the step");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("model configs: defaults, every shipped config, and errors naming the field") {
+  const pose::HRNetConfig d = pose::hrnet_config_from_json(json::object(), "test");
+  CHECK(d.width == 32);
+  CHECK(d.num_modules == std::array<int64_t, 3>{1, 4, 3});
+  CHECK(d.branch_channels(4) == std::vector<int64_t>{32, 64, 128, 256});
+
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(WBPOSE_SOURCE_DIR) + "/configs")) {
+    if (entry.path().extension() != ".json") continue;
+    const json j = pose::read_json_file(entry.path().string());
+    if (!j.contains("type") || (j["type"] != "hrnet" && j["type"] != "simplebaseline")) continue;
+    CAPTURE(entry.path().string());
+    CHECK_NOTHROW(pose::build_model(j, entry.path().string()));
+  }
+
+  auto error_of = [](const json& j) {
+    try {
+      pose::build_model(j, "cfg.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error_of({{"type", "hrnet"}, {"widht", 32}}) == "cfg.json: unknown field \"widht\"");
+  CHECK(error_of({{"type", "hrnet"}, {"width", "32"}}).find("field \"width\": expected an integer") !=
+        std::string::npos);
+  CHECK(error_of({{"type", "hrnet"}, {"num_modules", {1, 4}}}).find("field \"num_modules\": expected 3") !=
+        std::string::npos);
+  CHECK(error_of({{"type", "hrnet"}, {"head", "v3"}}).find("field \"head\"") != std::string::npos);
+  CHECK(error_of({{"type", "simplebaseline"}, {"depth", 42}}).find("field \"depth\"") != std::string::npos);
+  CHECK(error_of({{"type", "resnext"}}).find("unknown model \"resnext\"") != std::string::npos);
+  CHECK(error_of({{"width", 32}}).find("field \"type\"") != std::string::npos);
+
+  auto hrnet = pose::build_model({{"type", "hrnet"}, {"width", 4}, {"stem_channels", 8}, {"stage1_channels", 8}},
+                                 "tiny");
+  autograd::NoGradGuard no_grad;
+  const Tensor bad = Tensor::zeros({1, 3, 64, 48});
+  CHECK_THROWS_WITH_AS((*hrnet)(bad), doctest::Contains("divisible by 32"), Error);
+}
+
+// The papers' tables (HRNet TPAMI Table 1; SimpleBaseline in HRNet's Table 1 and ViPNAS' Table 2)
+// to their printed precision: params in millions to 0.1 (0.05 for 34.0), GFLOPs within 0.05.
+TEST_CASE("parameter and FLOPs counts match the papers") {
+  struct Row {
+    const char* config;
+    double mparams, gflops;
+  };
+  const Row rows[] = {
+      {"hrnet_w32_coco_256x192.json", 28.5, 7.10},     {"hrnet_w32_coco_384x288.json", 28.5, 16.0},
+      {"hrnet_w48_coco_256x192.json", 63.6, 14.6},     {"hrnet_w48_coco_384x288.json", 63.6, 32.9},
+      {"simplebaseline_res50_coco_256x192.json", 34.0, 8.95},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.config);
+    auto model = pose::build_model_from_file(config_path(r.config));
+    const auto hw = model->input_size();
+    const nn::FlopsReport rep = nn::count_flops(*model, {1, 3, hw[0], hw[1]});
+    CHECK(std::fabs(rep.params() / 1e6 - r.mparams) < 0.05);
+    // SimpleBaseline is printed as 8.90 (HRNet) and 8.99 (ViPNAS): the count must lie in between.
+    CHECK(std::fabs(rep.gflops() - r.gflops) <= 0.05);
+    CHECK(rep.at("backbone").params + rep.at("head").params == rep.params());
+    CHECK(rep.at("backbone").macs + rep.at("head").macs == rep.macs());
+  }
+  // The exact counts of the reference implementation (spec §3.1 [DERIVED]).
+  auto w32 = pose::build_model_from_file(config_path("hrnet_w32_coco_256x192.json"));
+  CHECK(w32->num_parameters() == 28536113);
+  auto sbl = pose::build_model_from_file(config_path("simplebaseline_res50_coco_256x192.json"));
+  CHECK(sbl->num_parameters() == 33999697);
+}
+
+TEST_CASE("state_dict names and shapes equal the PyTorch reference's (MMPose 1.x names)") {
+  SafetensorsFile f;
+  if (!test::load_reference("model_names", f)) return;
+  REQUIRE(!f.metadata.empty());
+  for (const auto& [file, names_json] : f.metadata) {
+    CAPTURE(file);
+    auto model = pose::build_model_from_file(config_path(file));
+    const json expected = json::parse(names_json);
+    std::set<std::string> ours;
+    for (const auto& [name, t] : model->state_dict()) {
+      CAPTURE(name);
+      ours.insert(name);
+      REQUIRE(expected.contains(name));
+      CHECK(json(t.shape()) == expected[name]);
+    }
+    for (const auto& [name, shape] : expected.items()) {
+      CAPTURE(name);
+      CHECK(ours.count(name) == 1);
+    }
+  }
+  // MMPose 1.x names known independently of the reference script.
+  auto w32 = pose::build_model_from_file(config_path("hrnet_w32_coco_256x192.json"));
+  std::set<std::string> names;
+  for (const auto& [name, t] : w32->state_dict()) names.insert(name);
+  for (const char* name : {"backbone.conv1.weight", "backbone.layer1.0.downsample.0.weight",
+                           "backbone.transition1.0.0.weight", "backbone.transition3.3.0.1.running_var",
+                           "backbone.stage2.0.fuse_layers.0.1.0.weight", "backbone.stage4.2.fuse_layers.0.3.1.bias",
+                           "backbone.stage3.3.fuse_layers.2.0.1.0.weight", "head.final_layer.bias"}) {
+    CAPTURE(name);
+    CHECK(names.count(name) == 1);
+  }
+}
+
+TEST_CASE("HRNet matches PyTorch: heatmaps, loss, every parameter gradient, running statistics") {
+  check_parity("hrnet_small", DType::F64);
+  check_parity("hrnet_v2_small", DType::F64);
+  check_parity("hrnet_small", DType::F32);
+  check_parity("hrnet_v2_small", DType::F32);
+}
+
+TEST_CASE("SimpleBaseline matches PyTorch: heatmaps, loss, every parameter gradient, running statistics") {
+  check_parity("simplebaseline_small", DType::F64);
+  check_parity("simplebaseline_r18_small", DType::F64);
+  check_parity("simplebaseline_small", DType::F32);
+  check_parity("simplebaseline_r18_small", DType::F32);
+}
+
+TEST_CASE("checkpoints converted from torch.save load strictly and reproduce the reference") {
+  for (const std::string name : {"convert_hrnet", "convert_hrnet_v2"}) {
+    CAPTURE(name);
+    SafetensorsFile ref;
+    if (!test::load_reference(name, ref)) return;
+    const std::vector<std::string> formats =
+        name == "convert_hrnet" ? std::vector<std::string>{"mmpose1", "mmpose0", "official"}
+                                : std::vector<std::string>{"mmpose1", "mmpose0"};
+    for (const std::string& fmt : formats) {
+      CAPTURE(fmt);
+      SafetensorsFile ckpt;
+      REQUIRE(test::load_reference(name + "." + fmt, ckpt));
+      auto model = model_of_reference(ref, name);
+      model->load_state_dict(ckpt.tensors, true);
+      model->eval();
+      autograd::NoGradGuard no_grad;
+      CHECK_ERROR(scaled_error((*model)(test::ref(ref, "input")), test::ref(ref, "output")), 1e-5, "heatmaps");
+    }
+  }
+}
+
+TEST_CASE("strict loading names what is missing, unexpected or mis-shaped") {
+  auto model = pose::build_model({{"type", "hrnet"}, {"width", 4}, {"stem_channels", 8}, {"stage1_channels", 8}},
+                                 "tiny");
+  TensorMap state = nn::to_tensor_map(model->state_dict());
+  state.erase("backbone.stage2.0.fuse_layers.0.1.1.running_mean");
+  state["keypoint_head.final_layer.weight"] = Tensor::zeros({17, 4, 1, 1});
+  state["head.final_layer.bias"] = Tensor::zeros({16});
+  try {
+    model->load_state_dict(state, true);
+    FAIL("a strict load of a bad state_dict did not raise");
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("backbone.stage2.0.fuse_layers.0.1.1.running_mean") != std::string::npos);
+    CHECK(msg.find("keypoint_head.final_layer.weight") != std::string::npos);
+    CHECK(msg.find("head.final_layer.bias") != std::string::npos);
+  }
+}
