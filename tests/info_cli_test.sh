@@ -1,0 +1,14 @@
+#!/bin/sh
+# wbpose-info on a shipped config prints the paper's numbers; a bad config is one line and exit 1.
+set -u
+info="$1"
+src="$2"
+out=$("$info" --config "$src/configs/hrnet_w32_coco_256x192.json") || { echo "wbpose-info failed"; exit 1; }
+echo "$out" | grep -q "28.54M parameters, 7.12 GFLOPs" || { echo "unexpected summary: $out"; exit 1; }
+out=$("$info" --config "$src/configs/hrnet_w32_coco_256x192.json" --input 384x288) || exit 1
+echo "$out" | grep -q "16.02 GFLOPs" || { echo "unexpected 384x288 summary: $out"; exit 1; }
+err=$("$info" --config "$src/configs/does_not_exist.json" 2>&1 >/dev/null); rc=$?
+[ "$rc" -ne 0 ] || { echo "a missing config exited 0"; exit 1; }
+[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || { echo "expected one error line, got: $err"; exit 1; }
+echo "$err" | grep -q "does_not_exist.json" || { echo "error does not name the file: $err"; exit 1; }
+echo "wbpose-info CLI checks passed"
