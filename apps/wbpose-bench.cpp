@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "bench/data_bench.h"
 #include "bench/run.h"
 #include "tensor/error.h"
 
@@ -9,19 +10,29 @@ int main(int argc, char** argv) {
   CLI::App app{"wbpose-bench: our ops and kernels against PyTorch and cuDNN, same machine, same run"};
   wb::bench::RunOptions opt;
   opt.script = std::string(WBPOSE_SOURCE_DIR) + "/bench/torch_bench.py";
-  app.add_option("mode", opt.mode, "ops (CPU, HRNet-W32 shapes, batch 1 and 8) or kernels (CUDA, batch 32)")
+  app.add_option("mode", opt.mode,
+                 "ops (CPU, HRNet-W32 shapes, batch 1 and 8), kernels (CUDA, batch 32) or data (the top-down "
+                 "sample pipeline on generated JPEGs)")
       ->required()
-      ->check(CLI::IsMember({"ops", "kernels"}));
+      ->check(CLI::IsMember({"ops", "kernels", "data"}));
   app.add_option("--python", opt.python, "Python interpreter with torch (and torchvision)");
   app.add_option("--out", opt.out_md, "write the table as Markdown to this file");
   app.add_option("--filter", opt.filter, "only cases whose network or op name contains this text");
   app.add_option("--iters", opt.timing.iters, "timed runs per measurement (the median is reported)");
   app.add_option("--warmup", opt.timing.warmup, "untimed runs first");
+  wb::bench::DataBenchOptions data_opt;
+  app.add_option("--samples", data_opt.samples, "data: samples per measurement");
+  app.add_option("--workers", data_opt.workers, "data: loader threads (default: one per hardware thread)");
+  app.add_option("--images", data_opt.images, "data: distinct generated images");
   bool no_torch = false;
   app.add_flag("--no-torch", no_torch, "do not time PyTorch (the table says so)");
   CLI11_PARSE(app, argc, argv);
   opt.torch = !no_torch;
   try {
+    if (opt.mode == "data") {
+      data_opt.out_md = opt.out_md;
+      return wb::bench::run_data_benchmark(data_opt);
+    }
     return wb::bench::run_benchmark(opt);
   } catch (const std::exception& e) {
     std::cerr << "wbpose-bench: " << e.what() << "\n";

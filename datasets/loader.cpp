@@ -1,0 +1,151 @@
+#include "datasets/loader.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "tensor/error.h"
+
+namespace wb::data {
+
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t index) {
+  return splitmix64(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(epoch)) ^ static_cast<uint64_t>(index));
+}
+
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool shuffle) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  if (shuffle) {
+    Generator gen(sample_seed(seed, epoch, -1));  // index -1: a stream no sample uses
+    for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[gen.randint(0, i + 1)]);
+  }
+  return order;
+}
+
+BatchLoader::BatchLoader(const TopDownDataset& dataset, LoaderOptions options, int64_t epoch)
+    : dataset_(dataset), opt_(options), epoch_(epoch) {
+  check(opt_.batch_size > 0, "BatchLoader: batch_size ", opt_.batch_size, " is not positive");
+  check(opt_.workers >= 0, "BatchLoader: workers ", opt_.workers, " is negative");
+  check(opt_.prefetch >= 1, "BatchLoader: prefetch ", opt_.prefetch, " is less than 1");
+  order_ = epoch_order(dataset.size(), opt_.seed, epoch, opt_.shuffle);
+  const int64_t n = dataset.size();
+  num_batches_ = opt_.drop_last ? n / opt_.batch_size : (n + opt_.batch_size - 1) / opt_.batch_size;
+  num_samples_ = std::min(n, num_batches_ * opt_.batch_size);
+  slots_.resize(static_cast<size_t>(opt_.prefetch));
+  for (int i = 0; i < opt_.workers; ++i) threads_.emplace_back([this] { work(); });
+}
+
+BatchLoader::~BatchLoader() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  for (std::thread& t : threads_) t.join();
+}
+
+int64_t BatchLoader::batch_rows(int64_t b) const {
+  return std::min(opt_.batch_size, num_samples_ - b * opt_.batch_size);
+}
+
+Batch BatchLoader::allocate(int64_t b) const {
+  const pose::HeatmapCodec& c = dataset_.config().codec;
+  const int64_t n = batch_rows(b), K = dataset_.num_keypoints();
+  Batch batch;
+  batch.index = b;
+  batch.images = Tensor::empty({n, 3, c.input_h, c.input_w});
+  batch.heatmaps = c.encoding == pose::HeatmapEncoding::Megvii
+                       ? Tensor::empty({n, c.num_targets(), K, c.heatmap_h, c.heatmap_w})
+                       : Tensor::empty({n, K, c.heatmap_h, c.heatmap_w});
+  batch.weights = Tensor::empty({n, K});
+  batch.dataset_indices.resize(static_cast<size_t>(n));
+  batch.meta.resize(static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; ++r) batch.dataset_indices[r] = order_[b * opt_.batch_size + r];
+  return batch;
+}
+
+void BatchLoader::make_row(Batch& batch, int64_t row) const {
+  const int64_t index = batch.dataset_indices[row];
+  const int64_t image_size = batch.images.numel() / batch.images.size(0);
+  const int64_t target_size = batch.heatmaps.numel() / batch.heatmaps.size(0);
+  const int64_t K = batch.weights.size(1);
+  Generator gen(sample_seed(opt_.seed, epoch_, index));
+  const SampleBuffers out{batch.images.data<float>() + row * image_size,
+                          batch.heatmaps.data<float>() + row * target_size, batch.weights.data<float>() + row * K};
+  dataset_.make_sample(index, gen, out, batch.meta[row]);
+}
+
+void BatchLoader::work() {
+  for (;;) {
+    Slot* slot = nullptr;
+    int64_t row = 0;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      // A worker may start batch b only once batch b - prefetch has been handed out: its slot is free.
+      work_cv_.wait(lk, [&] {
+        return stop_ || next_position_ >= num_samples_ ||
+               next_position_ / opt_.batch_size < consumed_ + static_cast<int64_t>(slots_.size());
+      });
+      if (stop_ || next_position_ >= num_samples_) return;
+      const int64_t pos = next_position_++;
+      const int64_t b = pos / opt_.batch_size;
+      row = pos % opt_.batch_size;
+      slot = &slots_[static_cast<size_t>(b) % slots_.size()];
+      if (row == 0) {
+        slot->batch = allocate(b);
+        slot->batch_index = b;
+        slot->pending = batch_rows(b);
+      }
+    }
+    try {
+      make_row(slot->batch, row);
+    } catch (...) {
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (!error_) error_ = std::current_exception();
+        stop_ = true;
+      }
+      ready_cv_.notify_all();
+      work_cv_.notify_all();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (--slot->pending > 0) continue;
+    }
+    ready_cv_.notify_all();
+  }
+}
+
+std::optional<Batch> BatchLoader::next() {
+  if (opt_.workers == 0) {
+    if (consumed_ == num_batches_) return std::nullopt;
+    Batch batch = allocate(consumed_++);
+    for (int64_t r = 0; r < static_cast<int64_t>(batch.meta.size()); ++r) make_row(batch, r);
+    return batch;
+  }
+  std::unique_lock<std::mutex> lk(mu_);
+  if (error_) std::rethrow_exception(error_);
+  if (consumed_ == num_batches_) return std::nullopt;
+  Slot& slot = slots_[static_cast<size_t>(consumed_) % slots_.size()];
+  ready_cv_.wait(lk, [&] { return error_ || (slot.batch_index == consumed_ && slot.pending == 0); });
+  if (error_) std::rethrow_exception(error_);
+  Batch batch = std::move(slot.batch);
+  slot.batch_index = -1;
+  ++consumed_;
+  lk.unlock();
+  work_cv_.notify_all();
+  return batch;
+}
+
+}  // namespace wb::data

@@ -1,0 +1,83 @@
+// Batches of top-down samples made by worker threads ahead of the consumer. A batch depends only on
+// (seed, epoch, batch number): the epoch's order comes from (seed, epoch) and every sample's random
+// choices from a generator seeded with (seed, epoch, dataset index), so any worker count, including
+// none, yields byte-identical batches. Batches are ordinary (pageable) CPU tensors.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "datasets/topdown.h"
+
+namespace wb::data {
+
+struct LoaderOptions {
+  int64_t batch_size = 32;
+  int workers = 4;       // 0: samples are made in the thread that calls next()
+  int prefetch = 2;      // batches being made or waiting, ahead of the consumer (at least 1)
+  uint64_t seed = 0;
+  bool shuffle = true;
+  bool drop_last = true;  // drop a final partial batch (training); false keeps it (evaluation)
+};
+
+struct Batch {
+  int64_t index = 0;      // batch number within the epoch
+  Tensor images;          // [N, 3, H, W] f32, normalised
+  Tensor heatmaps;        // [N, K, h, w], or [N, S, K, h, w] for Megvii targets
+  Tensor weights;         // [N, K]
+  std::vector<int64_t> dataset_indices;  // [N]
+  std::vector<SampleMeta> meta;          // [N]: centre, scale, image id, crop map, ...
+};
+
+// The seed of one sample's generator; mixes the three so that nearby values give unrelated streams.
+uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t index);
+// Dataset indices in the order an epoch visits them (a seeded permutation, or 0..n-1 unshuffled).
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool shuffle);
+
+// One pass over the dataset. The destructor stops the workers (each finishes its current sample)
+// and joins them, so a loader may be dropped mid-epoch.
+class BatchLoader {
+ public:
+  BatchLoader(const TopDownDataset& dataset, LoaderOptions options, int64_t epoch);
+  ~BatchLoader();
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  int64_t num_batches() const { return num_batches_; }
+  // The next batch in order, or nothing after the last. A sample that failed (an unreadable image,
+  // say) stops the workers and its error is rethrown here.
+  std::optional<Batch> next();
+
+ private:
+  struct Slot {
+    Batch batch;
+    int64_t batch_index = -1;  // which batch the slot holds; -1 when free
+    int64_t pending = 0;       // samples not finished yet
+  };
+
+  int64_t batch_rows(int64_t b) const;
+  Batch allocate(int64_t b) const;
+  void make_row(Batch& batch, int64_t row) const;
+  void work();
+
+  const TopDownDataset& dataset_;
+  LoaderOptions opt_;
+  int64_t epoch_;
+  std::vector<int64_t> order_;
+  int64_t num_batches_ = 0, num_samples_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable work_cv_, ready_cv_;
+  std::vector<Slot> slots_;  // ring of prefetch slots, batch b in slots_[b % size]
+  int64_t next_position_ = 0;  // next sample (position in the epoch order) to hand to a worker
+  int64_t consumed_ = 0;       // batches returned by next()
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace wb::data
