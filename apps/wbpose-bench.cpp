@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "bench/data_bench.h"
+#include "bench/model_bench.h"
 #include "bench/run.h"
 #include "tensor/error.h"
 
@@ -11,10 +12,11 @@ int main(int argc, char** argv) {
   wb::bench::RunOptions opt;
   opt.script = std::string(WBPOSE_SOURCE_DIR) + "/bench/torch_bench.py";
   app.add_option("mode", opt.mode,
-                 "ops (CPU, HRNet-W32 shapes, batch 1 and 8), kernels (CUDA, batch 32) or data (the top-down "
-                 "sample pipeline on generated JPEGs)")
+                 "ops (CPU, HRNet-W32 shapes, batch 1 and 8), kernels (CUDA, batch 32), model (a whole model "
+                 "from --config, next to the PyTorch reference model) or data (the top-down sample pipeline "
+                 "on generated JPEGs)")
       ->required()
-      ->check(CLI::IsMember({"ops", "kernels", "data"}));
+      ->check(CLI::IsMember({"ops", "kernels", "model", "data"}));
   app.add_option("--python", opt.python, "Python interpreter with torch (and torchvision)");
   app.add_option("--out", opt.out_md, "write the table as Markdown to this file");
   app.add_option("--filter", opt.filter, "only cases whose network or op name contains this text");
@@ -24,11 +26,25 @@ int main(int argc, char** argv) {
   app.add_option("--samples", data_opt.samples, "data: samples per measurement");
   app.add_option("--workers", data_opt.workers, "data: loader threads (default: one per hardware thread)");
   app.add_option("--images", data_opt.images, "data: distinct generated images");
+  wb::bench::ModelBenchOptions model_opt;
+  model_opt.script = std::string(WBPOSE_SOURCE_DIR) + "/bench/torch_model_bench.py";
+  app.add_option("--config", model_opt.config, "model: the model config (configs/*.json)");
+  app.add_option("--device", model_opt.device, "model: cpu or cuda");
+  app.add_option("--batch", model_opt.large_batch, "model: the large batch (forward and training step)");
   bool no_torch = false;
   app.add_flag("--no-torch", no_torch, "do not time PyTorch (the table says so)");
   CLI11_PARSE(app, argc, argv);
   opt.torch = !no_torch;
   try {
+    if (opt.mode == "model") {
+      wb::check(!model_opt.config.empty(), "wbpose-bench model: --config is required");
+      model_opt.python = opt.python;
+      model_opt.out_md = opt.out_md;
+      model_opt.torch = opt.torch;
+      if (app.count("--iters")) model_opt.timing.iters = opt.timing.iters;
+      if (app.count("--warmup")) model_opt.timing.warmup = opt.timing.warmup;
+      return wb::bench::run_model_benchmark(model_opt);
+    }
     if (opt.mode == "data") {
       data_opt.out_md = opt.out_md;
       return wb::bench::run_data_benchmark(data_opt);

@@ -1,0 +1,123 @@
+#include "bench/model_bench.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "autograd/engine.h"
+#include "autograd/node.h"
+#include "autograd/ops_pose.h"
+#include "pose/models/factory.h"
+#include "tensor/atomic_file.h"
+#include "tensor/cuda_runtime.h"
+#include "tensor/generator.h"
+
+namespace wb::bench {
+
+namespace {
+
+struct Measure {
+  std::string name;
+  int64_t batch;
+  bool train;  // forward + backward in training mode, else an eval forward without a graph
+  double ours = -1, torch = -1;
+};
+
+std::string fmt(double v, int precision = 1) {
+  if (v < 0) return "-";
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(precision) << v;
+  return os.str();
+}
+
+}  // namespace
+
+int run_model_benchmark(const ModelBenchOptions& opt) {
+  const Device device = Device::parse(opt.device);
+  if (device.is_cuda()) check(cuda::available(), "wbpose-bench model: no CUDA device is available on this machine");
+  auto model = pose::build_model_from_file(opt.config);
+  Generator gen(0);
+  model->init_weights(gen);
+  model->to(device);
+  const auto hw = model->input_size();
+  const int64_t k = model->num_keypoints();
+
+  std::vector<Measure> rows = {{"forward (eval)", 1, false},
+                               {"forward (eval)", opt.large_batch, false},
+                               {"forward + backward (train)", opt.large_batch, true}};
+  for (Measure& m : rows) {
+    std::cerr << "timing ours: " << m.name << " batch " << m.batch << "\n";
+    Generator g(1);
+    const Tensor x = Tensor::randn({m.batch, 3, hw[0], hw[1]}, g, DType::F32, device);
+    const Tensor target = Tensor::zeros({m.batch, k, hw[0] / 4, hw[1] / 4}, DType::F32, device);
+    if (m.train) {
+      model->train();
+      m.ours = time_ms(
+          [&] {
+            for (auto& [name, p] : model->named_parameters()) p.set_grad(Tensor());  // as zero_grad(set_to_none)
+            Tensor loss = ops::heatmap_mse_loss((*model)(x), target);
+            autograd::backward(loss);
+          },
+          device, opt.timing);
+    } else {
+      model->eval();
+      autograd::NoGradGuard no_grad;
+      m.ours = time_ms([&] { (*model)(x); }, device, opt.timing);
+    }
+  }
+
+  std::string torch_error;
+  if (opt.torch) {
+    const std::string out = "/tmp/wbpose-model-bench-" + std::to_string(::getpid()) + ".json";
+    std::ostringstream cmd;
+    cmd << opt.python << " " << opt.script << " --config " << opt.config << " --device " << opt.device
+        << " --large-batch " << opt.large_batch << " --iters " << opt.timing.iters << " --warmup " << opt.timing.warmup
+        << " --threads " << omp_get_max_threads() << " --out " << out << " 2>&1";
+    std::cerr << "running the PyTorch reference: " << cmd.str() << "\n";
+    std::string log;
+    if (std::FILE* p = ::popen(cmd.str().c_str(), "r")) {
+      char buf[512];
+      while (std::fgets(buf, sizeof buf, p)) log += buf;
+      const int rc = ::pclose(p);
+      if (rc == 0) {
+        const nlohmann::json t = nlohmann::json::parse(read_file(out));
+        for (Measure& m : rows) m.torch = t.value((m.train ? "train_b" : "eval_b") + std::to_string(m.batch), -1.0);
+        std::remove(out.c_str());
+      } else {
+        torch_error = "PyTorch reference failed (exit " + std::to_string(rc) + "): " +
+                      log.substr(log.size() > 600 ? log.size() - 600 : 0);
+      }
+    } else {
+      torch_error = "could not start " + opt.python;
+    }
+  } else {
+    torch_error = "PyTorch timing switched off (--no-torch)";
+  }
+
+  std::ostringstream md;
+  const std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+  md << "# wbpose-bench model\n\n- config: " << opt.config << " (" << hw[0] << "x" << hw[1] << ", " << k
+     << " keypoints)\n- device: " << device_name(device)
+     << (device.is_cpu() ? " (" + std::to_string(omp_get_max_threads()) + " OpenMP threads)" : "") << "\n- date: " << date
+     << "\n- timing: median of up to " << opt.timing.iters << " runs after " << opt.timing.warmup
+     << " warm-up(s); ratio = PyTorch time / our time (above 1: ours is faster), same run\n";
+  if (!torch_error.empty()) md << "- PyTorch reference: NOT TIMED: " << torch_error << "\n";
+  md << "\n| pass | batch | ours ms | torch ms | ratio |\n|---|---|---|---|---|\n";
+  for (const Measure& m : rows) {
+    md << "| " << m.name << " | " << m.batch << " | " << fmt(m.ours) << " | " << fmt(m.torch) << " | "
+       << (m.torch > 0 ? fmt(m.torch / m.ours, 2) + "x" : "-") << " |\n";
+  }
+  std::cout << md.str();
+  if (!opt.out_md.empty()) write_file_atomic(opt.out_md, md.str());
+  return 0;
+}
+
+}  // namespace wb::bench

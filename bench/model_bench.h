@@ -1,0 +1,23 @@
+// wbpose-bench model: a whole model from its config, ours next to the PyTorch reference model
+// (tests/reference/models_ref.py, same architecture and parameter names) in the same run.
+#pragma once
+#include <string>
+
+#include "bench/timer.h"
+
+namespace wb::bench {
+
+struct ModelBenchOptions {
+  std::string config;             // configs/*.json
+  std::string device = "cpu";     // cpu or cuda
+  std::string python = "python3";
+  std::string script;             // bench/torch_model_bench.py
+  std::string out_md;
+  bool torch = true;
+  int64_t large_batch = 32;
+  TimingOptions timing{2, 3, 60.0};
+};
+
+int run_model_benchmark(const ModelBenchOptions& opt);
+
+}  // namespace wb::bench
