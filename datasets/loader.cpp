@@ -63,11 +63,11 @@ Batch BatchLoader::allocate(int64_t b) const {
   const int64_t n = batch_rows(b), K = dataset_.num_keypoints();
   Batch batch;
   batch.index = b;
-  batch.images = Tensor::empty({n, 3, c.input_h, c.input_w});
+  batch.images = Tensor::empty_pinned({n, 3, c.input_h, c.input_w});
   batch.heatmaps = c.encoding == pose::HeatmapEncoding::Megvii
-                       ? Tensor::empty({n, c.num_targets(), K, c.heatmap_h, c.heatmap_w})
-                       : Tensor::empty({n, K, c.heatmap_h, c.heatmap_w});
-  batch.weights = Tensor::empty({n, K});
+                       ? Tensor::empty_pinned({n, c.num_targets(), K, c.heatmap_h, c.heatmap_w})
+                       : Tensor::empty_pinned({n, K, c.heatmap_h, c.heatmap_w});
+  batch.weights = Tensor::empty_pinned({n, K});
   batch.dataset_indices.resize(static_cast<size_t>(n));
   batch.meta.resize(static_cast<size_t>(n));
   for (int64_t r = 0; r < n; ++r) batch.dataset_indices[r] = order_[b * opt_.batch_size + r];

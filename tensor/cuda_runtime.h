@@ -22,6 +22,12 @@ struct AllocatorStats {
 };
 AllocatorStats allocator_stats(int device = 0);
 
+// Page-locked host memory, for loader batches that are copied to the GPU: the copy engine reads it
+// directly (no staging through a driver buffer). Cached by size class like device memory, since
+// cudaHostAlloc is far too slow to call per batch.
+void* allocate_pinned(size_t bytes);
+void release_pinned(void* ptr);
+
 void* stream(int device = 0);  // the engine context's cudaStream_t, as an opaque pointer
 void synchronize(int device = 0);
 

@@ -47,6 +47,9 @@ class Tensor {
 
   // ---- creation ----
   static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
+  // A CPU tensor in page-locked memory when a CUDA device is available (fast copies to it),
+  // in ordinary memory otherwise.
+  static Tensor empty_pinned(const Shape& shape, DType dtype = DType::F32);
   static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
   static Tensor ones(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
   static Tensor full(const Shape& shape, double value, DType dtype = DType::F32,
@@ -75,6 +78,7 @@ class Tensor {
   DType dtype() const { return impl().dtype; }
   Device device() const { return impl().storage->device(); }
   bool is_cuda() const { return device().is_cuda(); }
+  bool is_pinned() const { return impl().storage->is_pinned(); }
   bool is_contiguous() const;
   const std::shared_ptr<Storage>& storage() const { return impl().storage; }
   std::string str() const;  // "[2, 3] f32 cpu", used in error messages

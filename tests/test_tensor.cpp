@@ -2,6 +2,7 @@
 #include <fstream>
 
 #include "tensor/atomic_file.h"
+#include "tensor/cuda_runtime.h"
 #include "tensor/generator.h"
 #include "tensor/safetensors.h"
 #include "tests/util.h"
@@ -99,4 +100,14 @@ TEST_CASE("safetensors round trip and rejection of bad files") {
   std::remove(path.c_str());
   std::remove("test_tensor_trunc.safetensors");
   std::remove("test_tensor_bad.safetensors");
+}
+
+TEST_CASE("pinned host tensors are ordinary CPU tensors to their users") {
+  Tensor t = Tensor::empty_pinned({2, 3});
+  CHECK(t.device().is_cpu());
+  // Page-locked only where a CUDA device can use it; plain host memory otherwise.
+  CHECK(t.is_pinned() == cuda::available());
+  t.fill_(2.5);
+  CHECK(t.to_double_vector() == std::vector<double>(6, 2.5));
+  CHECK(Tensor::empty_pinned({0}).numel() == 0);
 }

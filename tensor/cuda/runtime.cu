@@ -120,6 +120,47 @@ AllocatorStats allocator_stats(int device) {
   return s.stats;
 }
 
+namespace {
+
+struct PinnedState {
+  std::mutex mu;
+  std::map<size_t, std::vector<void*>> free_blocks;
+  std::map<void*, size_t> live;
+};
+
+PinnedState& pinned_state() {
+  static PinnedState s;
+  return s;
+}
+
+}  // namespace
+
+void* allocate_pinned(size_t bytes) {
+  check(available(), "cuda: no CUDA device is available (allocating ", bytes, " bytes of pinned host memory)");
+  PinnedState& s = pinned_state();
+  const size_t cls = size_class(bytes);
+  std::lock_guard<std::mutex> lock(s.mu);
+  void* p = nullptr;
+  auto it = s.free_blocks.find(cls);
+  if (it != s.free_blocks.end() && !it->second.empty()) {
+    p = it->second.back();
+    it->second.pop_back();
+  } else {
+    check_cuda(cudaHostAlloc(&p, cls, cudaHostAllocDefault), "cudaHostAlloc");
+  }
+  s.live[p] = cls;
+  return p;
+}
+
+void release_pinned(void* ptr) {
+  PinnedState& s = pinned_state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.live.find(ptr);
+  if (it == s.live.end()) return;
+  s.free_blocks[it->second].push_back(ptr);
+  s.live.erase(it);
+}
+
 void* stream(int device) {
   DeviceState& s = state(device);
   cudaStream_t st = s.stream.load(std::memory_order_acquire);

@@ -16,6 +16,8 @@ void* allocate(size_t, int) { no_cuda("cuda::allocate"); }
 void release(void*, int) {}
 void empty_cache() {}
 AllocatorStats allocator_stats(int) { return {}; }
+void* allocate_pinned(size_t) { no_cuda("cuda::allocate_pinned"); }
+void release_pinned(void*) {}
 void* stream(int) { no_cuda("cuda::stream"); }
 void synchronize(int) { no_cuda("cuda::synchronize"); }
 void copy_host_to_device(void*, const void*, size_t, int) { no_cuda("cuda::copy_host_to_device"); }
