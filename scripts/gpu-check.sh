@@ -20,10 +20,13 @@ if [ ! -f /usr/include/cudnn.h ] && [ ! -f /usr/local/cuda/include/cudnn.h ]; th
   cudnn_root=$("$py" -c "import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))" 2>/dev/null || true)
 fi
 cmake_args=(-DWBPOSE_CUDA=ON -DWBPOSE_DEPS_DIR="$PWD/.devdeps")
+[ -x /usr/local/cuda/bin/nvcc ] && export PATH=/usr/local/cuda/bin:$PATH
 if [ -n "$cudnn_root" ]; then
-  cmake_args+=(-DCUDNN_ROOT="$cudnn_root")
+  # Point CMake at the wheel's versioned library directly: its folder may be read-only, so no
+  # unversioned symlink is made there.
+  cudnn_lib=$(ls "$cudnn_root"/lib/libcudnn.so* 2>/dev/null | head -1)
+  cmake_args+=(-DCUDNN_LIBRARY="$cudnn_lib" -DCUDNN_INCLUDE="$cudnn_root/include")
   export LD_LIBRARY_PATH="$cudnn_root/lib:${LD_LIBRARY_PATH:-}"
-  [ -e "$cudnn_root/lib/libcudnn.so" ] || ln -sf "$(ls "$cudnn_root"/lib/libcudnn.so.* | head -1)" "$cudnn_root/lib/libcudnn.so"
 fi
 log "configure (cudnn: ${cudnn_root:-system})"
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DWBPOSE_NATIVE=ON "${cmake_args[@]}" >"$OUT/configure.log" 2>&1 || { log "configure FAILED"; tail -30 "$OUT/configure.log"; exit 1; }
