@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <map>
 #include <memory>
 
@@ -36,6 +37,20 @@ void mirror_chw(const float* in, int channels, int h, int w, float* out) {
     float* dst = out + row * w;
     for (int x = 0; x < w; ++x) dst[x] = src[w - 1 - x];
   }
+}
+
+// The evaluation crop of one instance into `chw` (3 x input_h x input_w), its image-to-input map and
+// the area of the region it covers (the padded, aspect-fixed box: MMPose's bbox_scales product).
+void crop_one(const data::PersonInstance& inst, const data::Image& img, const PredictOptions& o, float* chw,
+              pose::Affine& image_to_input, double& area) {
+  const pose::CenterScale cs =
+      pose::box_to_center_scale(inst.bbox.x, inst.bbox.y, inst.bbox.w, inst.bbox.h, o.box_padding);
+  data::CropState s;
+  s.center = cs.center;
+  s.scale = cs.scale;
+  image_to_input = data::crop_affine(s, o.codec);
+  area = s.scale.x * s.scale.y;
+  data::warp_normalize(img, image_to_input, o.codec.input_w, o.codec.input_h, o.mean, o.std, chw);
 }
 
 // Runs the model on a CPU batch and returns its heatmaps on the CPU, checking their shape.
@@ -83,19 +98,18 @@ std::vector<RawPose> run_instances(nn::Module& model, const PredictOptions& o,
     Tensor batch = Tensor::empty({n, 3, codec.input_h, codec.input_w});
     std::vector<pose::Affine> affines(n);
     std::vector<double> areas(n);
+    // An exception must not leave an OpenMP region: the first one is kept and rethrown after it.
+    std::exception_ptr crop_error;
 #pragma omp parallel for schedule(dynamic)
     for (int64_t i = 0; i < n; ++i) {
-      const data::PersonInstance& inst = instances[first + i];
-      const pose::CenterScale cs =
-          pose::box_to_center_scale(inst.bbox.x, inst.bbox.y, inst.bbox.w, inst.bbox.h, o.box_padding);
-      data::CropState s;
-      s.center = cs.center;
-      s.scale = cs.scale;
-      affines[i] = data::crop_affine(s, codec);
-      areas[i] = s.scale.x * s.scale.y;
-      data::warp_normalize(*images[i], affines[i], codec.input_w, codec.input_h, o.mean, o.std,
-                           batch.data<float>() + i * plane);
+      try {
+        crop_one(instances[first + i], *images[i], o, batch.data<float>() + i * plane, affines[i], areas[i]);
+      } catch (...) {
+#pragma omp critical(wbpose_predict_crop)
+        if (!crop_error) crop_error = std::current_exception();
+      }
     }
+    if (crop_error) std::rethrow_exception(crop_error);
 
     Tensor heatmaps = run_model(model, o, batch);
     if (o.flip_test) {

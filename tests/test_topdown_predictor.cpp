@@ -325,6 +325,7 @@ TEST_CASE("predictor: errors name the problem") {
   CHECK(message(model, {instance(bad, 1, {0, 0, 50, 50})}).find("bad.png") != std::string::npos);
   CHECK(message(model, {instance(good, 1, {0, 0, 0, 50})}).find("unusable box") != std::string::npos);
   CHECK(message(model, {instance(good, 1, {0, NAN, 10, 50})}).find("unusable box") != std::string::npos);
+  CHECK(!message(model, {instance(good, 1, {0, 0, 1e308, 1e308})}).empty());  // a region of infinite size
   FakeHeatmapModel wholebody(pose::coco_wholebody(), FakeHeatmapModel::Mode::Sample);
   wholebody.eval();
   CHECK(message(wholebody, {instance(good, 1, {0, 0, 50, 50})}).find("expected [1, 17, 64, 48]") != std::string::npos);
