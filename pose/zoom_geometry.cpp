@@ -43,6 +43,15 @@ Affine RoiFrame::input_to_head_affine() const {
   return Affine{{sx, 0, -roi.x1 * sx - 0.5, 0, sy, -roi.y1 * sy - 0.5}};
 }
 
+kernels::RoIAlignParams zoom_roi_align_params(int out, double stride) {
+  kernels::RoIAlignParams p;
+  p.out_h = p.out_w = out;
+  p.spatial_scale = 1.0 / stride;
+  p.sampling_ratio = 0;
+  p.aligned = false;
+  return p;
+}
+
 Affine image_to_head(const Affine& image_to_input, const RoiFrame& frame) {
   return frame.input_to_head_affine().after(image_to_input);
 }

@@ -12,6 +12,7 @@
 #pragma once
 #include <vector>
 
+#include "kernels/roi_align.h"
 #include "pose/affine.h"
 
 namespace wb::pose {
@@ -48,6 +49,10 @@ struct RoiFrame {
 // Between BodyNet input pixels and its stride-s feature map (and Msra heatmap).
 inline Point2 input_to_feature(Point2 p, double stride) { return {p.x / stride, p.y / stride}; }
 inline Point2 feature_to_input(Point2 p, double stride) { return {p.x * stride, p.y * stride}; }
+
+// RoIAlign as ZoomNet calls it on a stride-`stride` feature map for out x out heads: RoIs in input
+// pixels, aligned = false (the convention above), adaptive sampling (torchvision's default).
+kernels::RoIAlignParams zoom_roi_align_params(int out, double stride);
 
 // The whole chain from the image to a head's heatmap, and back: person affine then RoI.
 Affine image_to_head(const Affine& image_to_input, const RoiFrame& frame);

@@ -210,11 +210,7 @@ ZoomOutputs ZoomNet::run(const Tensor& images, const std::vector<ZoomRois>* rois
   }
   auto crop = [&](const ZoomHeadConfig& h, const std::vector<ZoomPart>& parts) {
     const Tensor& feats = taps[static_cast<size_t>(h.feature_stage)];
-    kernels::RoIAlignParams p;
-    p.out_h = p.out_w = h.net.input_size[0];
-    p.spatial_scale = 1.0 / body_stride();
-    p.sampling_ratio = 0;
-    p.aligned = false;  // pose/zoom_geometry.h: the frames' pixel-centre convention
+    const kernels::RoIAlignParams p = zoom_roi_align_params(static_cast<int>(h.net.input_size[0]), body_stride());
     return ops::roi_align(feats, rois_tensor(o.rois, parts, feats.dtype(), feats.device()), p);
   };
   o.face = (*face_head)(crop(cfg_.face_head, {ZoomPart::Face}));
