@@ -211,7 +211,9 @@ TEST_CASE("gradcheck: loss through BodyNet -> RoIAlign -> FaceHead/HandHead (f64
   CHECK_FALSE(z->at("body.head.final_layer").named_parameters().front().second.grad().defined());
 }
 
-TEST_CASE("a tiny ZoomNet learns: the loss falls on a synthetic sample with predicted RoIs") {
+// Trains a fresh tiny ZoomNet for `steps` Adam steps on one synthetic batch; returns the losses of
+// the first and the last step.
+std::pair<pose::ZoomLoss, pose::ZoomLoss> train_tiny(int steps, const std::vector<pose::ZoomRois>* rois) {
   auto z = pose::build_zoomnet(tiny_config(), "tiny");
   Generator g(11);
   z->init_weights(g);
@@ -220,23 +222,39 @@ TEST_CASE("a tiny ZoomNet learns: the loss falls on a synthetic sample with pred
   nn::AdamOptions o;
   o.lr = 1e-2;
   nn::Adam opt(z->parameters(), o);
-  double first = 0, last = 0, first_body = 0, last_body = 0;
-  for (int step = 0; step < 40; ++step) {
+  pose::ZoomLoss first, last;
+  for (int step = 0; step < steps; ++step) {
     opt.zero_grad();
-    const pose::ZoomLoss l = pose::zoomnet_loss(*z, batch);
-    autograd::backward(l.total);
+    last = pose::zoomnet_loss(*z, batch, rois);
+    autograd::backward(last.total);
     opt.step();
-    if (step == 0) {
-      first = l.total.item();
-      first_body = l.body.item();
-    }
-    last = l.total.item();
-    last_body = l.body.item();
+    if (step == 0) first = last;
   }
-  MESSAGE("ZoomNet tiny loss " << first << " -> " << last << " (body " << first_body << " -> " << last_body << ")");
-  CHECK(std::isfinite(last));
-  CHECK(last < 0.5 * first);
-  CHECK(last_body < 0.7 * first_body);
+  return {first, last};
+}
+
+TEST_CASE("a tiny ZoomNet learns: every part's loss falls on a synthetic sample") {
+  // RoIs fixed on the parts: the head targets stay put, so the head losses measure learning alone.
+  pose::ZoomRois r;
+  r[pose::ZoomPart::Face] = {14, 2, 26, 14};
+  r[pose::ZoomPart::LeftHand] = {1, 17, 11, 27};
+  r[pose::ZoomPart::RightHand] = {21, 19, 31, 29};
+  const std::vector<pose::ZoomRois> rois{r, r};
+  const auto [a, b] = train_tiny(30, &rois);
+  MESSAGE("fixed RoIs: body " << a.body.item() << " -> " << b.body.item() << ", face " << a.face.item() << " -> "
+                              << b.face.item() << ", hand " << a.hand.item() << " -> " << b.hand.item());
+  CHECK(b.body.item() < 0.7 * a.body.item());
+  CHECK(b.face.item() < 0.5 * a.face.item());
+  CHECK(b.hand.item() < 0.5 * a.hand.item());
+  // The network's own RoIs (boxes decoded from its heatmaps, as in training): the whole chain
+  // still learns. (The head losses alone can also fall because a RoI drifts off its part, where the
+  // targets get weight 0, so only the body and the total are checked here.)
+  const auto [c, d] = train_tiny(30, nullptr);
+  MESSAGE("predicted RoIs: total " << c.total.item() << " -> " << d.total.item() << ", body " << c.body.item()
+                                   << " -> " << d.body.item());
+  CHECK(std::isfinite(d.total.item()));
+  CHECK(d.body.item() < 0.7 * c.body.item());
+  CHECK(d.total.item() < 0.7 * c.total.item());
 }
 
 TEST_CASE("zoomnet decoding: 133 keypoints in whole-body order, heads mapped back through their RoIs") {

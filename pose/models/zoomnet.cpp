@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "autograd/node.h"
 #include "autograd/ops_pose.h"
 #include "pose/models/config_reader.h"
 #include "pose/models/factory.h"
