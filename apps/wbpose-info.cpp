@@ -9,6 +9,7 @@
 #include "autograd/node.h"
 #include "nn/flops.h"
 #include "pose/models/factory.h"
+#include "tasks/train_config.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
 
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
   CLI::App app{"wbpose-info: parameters and GFLOPs of a model config, or its heatmaps on a tensor"};
   std::string config, input, weights, forward_in, out, device = "cpu";
   int depth = 1;
-  app.add_option("--config", config, "model config (configs/*.json)")->required();
+  app.add_option("--config", config, "model or training config (configs/*.json)")->required();
   app.add_option("--input", input, "input size HxW for the count (default: the config's input_size)");
   app.add_option("--depth", depth, "module depth of the table (1: backbone and head)")->check(CLI::NonNegativeNumber);
   auto* w = app.add_option("--weights", weights, "safetensors weights, loaded strictly (needs --forward)");
@@ -70,7 +71,9 @@ int main(int argc, char** argv) {
   o->needs(f);
   CLI11_PARSE(app, argc, argv);
   try {
-    auto model = pose::build_model_from_file(config);
+    std::string where;
+    const nlohmann::json model_config = tasks::read_model_config(config, &where);
+    auto model = pose::build_model(model_config, where);
     return forward_in.empty() ? describe(*model, config, input, depth)
                               : forward(*model, weights, forward_in, out, device);
   } catch (const std::exception& e) {
