@@ -13,7 +13,9 @@
 #include "datasets/image.h"
 #include "datasets/loader.h"
 #include "pose/keypoints.h"
+#include "pose/draw.h"
 #include "tasks/metrics_log.h"
+#include "tasks/plot.h"
 #include "tasks/train_config.h"
 #include "tasks/trainer.h"
 #include "tensor/atomic_file.h"
@@ -306,4 +308,34 @@ TEST_CASE("trainer: bad input is one error, and nothing is written") {
     CHECK(err.find("img3.png") != std::string::npos);
     CHECK(!fs::exists(dir.path / "run/checkpoint.json"));
   }
+}
+
+TEST_CASE("plot: curves.png has the loss and AP panels with their lines") {
+  TempDir dir("train-plot");
+  std::vector<json> records;
+  for (int i = 1; i <= 20; ++i) records.push_back({{"kind", "train"}, {"iter", 10 * i}, {"loss", 0.01 / i}});
+  for (int e = 1; e <= 4; ++e) {
+    records.push_back({{"kind", "val"},
+                       {"iter", 50 * e},
+                       {"parts", {{"body", {{"AP", 0.2 * e}}}, {"wholebody", {{"AP", 0.1 * e}}}}}});
+  }
+  tasks::write_training_curves(dir.file("c.png"), records);
+  const data::Image img = data::read_image(dir.file("c.png"));
+  CHECK(img.width == 1040);
+  CHECK(img.height == 400);
+  // Pixels of the loss colour on the left half only; of the body AP colour on the right half only.
+  auto count = [&](pose::Rgb c, int x0, int x1) {
+    int n = 0;
+    for (int y = 0; y < img.height; ++y)
+      for (int x = x0; x < x1; ++x) n += img.at(x, y)[0] == c.r && img.at(x, y)[1] == c.g && img.at(x, y)[2] == c.b;
+    return n;
+  };
+  const pose::Rgb loss{31, 119, 180}, body = pose::part_color("body");
+  CHECK(count(loss, 0, 520) > 200);
+  CHECK(count(loss, 520, 1040) == 0);
+  CHECK(count(body, 520, 1040) > 200);
+  CHECK(count(body, 0, 520) == 0);
+  // No record yet: empty panels, still a picture.
+  tasks::write_training_curves(dir.file("empty.png"), {});
+  CHECK(data::read_image(dir.file("empty.png")).width == 1040);
 }
