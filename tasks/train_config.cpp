@@ -1,7 +1,5 @@
 #include "tasks/train_config.h"
 
-#include <filesystem>
-
 #include "pose/models/config_reader.h"
 #include "pose/models/factory.h"
 #include "pose/models/hrnet.h"
@@ -12,16 +10,13 @@ namespace wb::tasks {
 
 namespace {
 
-// The model section: a file name relative to the training config's folder, or an object.
-nlohmann::json resolve_model(const nlohmann::json& m, const std::string& path, std::string& where) {
-  if (m.is_string()) {
-    const std::filesystem::path file = std::filesystem::path(path).parent_path() / m.get<std::string>();
-    where = file.string();
-    return pose::read_json_file(where);
-  }
-  check(m.is_object(), path, ": field \"model\": expected a model config file name or object, got ", m.type_name());
-  where = path + ": model";
-  return m;
+// The model section: a model config object (pose/models/factory.h), inline so that one file is the
+// whole recipe, as in MMPose (and as tasks/model_spec.h reads it for wbpose-eval and wbpose-infer).
+const nlohmann::json& model_section(const nlohmann::json& j, const std::string& path) {
+  const auto m = j.find("model");
+  check(m != j.end(), path, ": a training config needs a \"model\" field (a model config object)");
+  check(m->is_object(), path, ": field \"model\": expected a model config object, got ", m->type_name());
+  return *m;
 }
 
 std::array<int64_t, 2> model_input_size(const nlohmann::json& model, const std::string& where) {
@@ -50,7 +45,7 @@ void read_data(pose::ConfigReader r, DataConfig& d) {
 
 void read_codec(pose::ConfigReader r, pose::HeatmapCodec& c) {
   std::string type = "msra", decoding = "shift";
-  r.get("type", type);
+  r.get("encoding", type);
   r.get("sigma", c.sigma);
   r.get("decoding", decoding);
   r.finish();
@@ -59,7 +54,7 @@ void read_codec(pose::ConfigReader r, pose::HeatmapCodec& c) {
   } else if (type == "udp") {
     c.encoding = pose::HeatmapEncoding::Udp;
   } else {
-    r.fail_field("type", "expected \"msra\" or \"udp\", got \"" + type + "\"");
+    r.fail_field("encoding", "expected \"msra\" or \"udp\", got \"" + type + "\"");
   }
   if (decoding == "shift") {
     c.decoding = pose::HeatmapDecoding::Shift;
@@ -151,7 +146,7 @@ nlohmann::json TrainConfig::to_json() const {
                {"val_images", data.val_images},
                {"val_boxes", data.val_boxes},
                {"workers", data.workers}};
-  j["codec"] = {{"type", c.encoding == pose::HeatmapEncoding::Udp ? "udp" : "msra"},
+  j["codec"] = {{"encoding", c.encoding == pose::HeatmapEncoding::Udp ? "udp" : "msra"},
                 {"sigma", c.sigma},
                 {"decoding", c.decoding == pose::HeatmapDecoding::Dark ? "dark" : "shift"}};
   j["augment"] = {{"enabled", topdown.augment},
@@ -188,11 +183,9 @@ TrainConfig parse_train_config(const nlohmann::json& j, const std::string& path)
   TrainConfig c;
   c.path = path;
   pose::ConfigReader r(j, path);
-  const auto m = j.find("model");
-  check(j.is_object() && m != j.end(), path, ": a training config needs a \"model\" field (a model config file ",
-        "name or object)");
   r.skip("model");
-  c.model = resolve_model(*m, path, c.model_where);
+  c.model = model_section(j, path);
+  c.model_where = path + ": model";
   const std::array<int64_t, 2> input = model_input_size(c.model, c.model_where);
 
   pose::HeatmapCodec& codec = c.topdown.codec;
@@ -227,11 +220,12 @@ TrainConfig read_train_config(const std::string& path) { return parse_train_conf
 
 nlohmann::json read_model_config(const std::string& path, std::string* where) {
   const nlohmann::json j = pose::read_json_file(path);
-  std::string w = path;
-  nlohmann::json model = j;
-  if (j.is_object() && j.contains("model") && !j.contains("type")) model = resolve_model(j["model"], path, w);
-  if (where) *where = w;
-  return model;
+  if (j.is_object() && j.contains("model") && !j.contains("type")) {
+    if (where) *where = path + ": model";
+    return model_section(j, path);
+  }
+  if (where) *where = path;
+  return j;
 }
 
 }  // namespace wb::tasks

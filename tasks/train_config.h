@@ -1,11 +1,10 @@
 // Training configs: MMPose's top-down heatmap recipe in one JSON file (configs/train_*.json).
 //
 //   {
-//     "model": "hrnet_w32_wholebody_256x192.json",  // a model config file (relative to this file's
-//                                                   // folder) or the model config object inline
+//     "model":   {a model config object, as configs/hrnet_*.json: pose/models/factory.h},
 //     "data":    {"root", "train_annotations", "val_annotations", "train_images",
 //                 "val_images", "val_boxes", "workers"},
-//     "codec":   {"type": "msra" | "udp", "sigma", "decoding": "shift" | "dark"},
+//     "codec":   {"encoding": "msra" | "udp", "sigma", "decoding": "shift" | "dark"},
 //     "augment": {"enabled", and every datasets/topdown AugmentConfig field by its name},
 //     "train":   {"epochs", "batch_size", "optimizer": "adam" | "adamw", "lr", "weight_decay",
 //                 "warmup_iters", "warmup_start_factor", "milestones", "gamma", "log_interval"},
@@ -62,7 +61,7 @@ struct EvalConfig {
 struct TrainConfig {
   std::string path;           // the file read, for messages
   nlohmann::json model;       // the model config object (pose/models/factory.h reads it)
-  std::string model_where;    // names the model config in errors (its file, or "X.json: model")
+  std::string model_where;    // names the model config in errors ("X.json: model")
   DataConfig data;
   data::TopDownConfig topdown;  // codec (sizes from the model), augmentation
   OptimConfig optim;
@@ -79,7 +78,7 @@ TrainConfig read_train_config(const std::string& path);
 TrainConfig parse_train_config(const nlohmann::json& j, const std::string& path);
 
 // The model config that `path` describes: a model config file as it is, or a training config's
-// "model" (inline or the file it names). For tools that take either (wbpose-info, wbpose-eval).
+// "model". For tools that take either (wbpose-info, wbpose-eval).
 // `where` receives the name to use in errors.
 nlohmann::json read_model_config(const std::string& path, std::string* where = nullptr);
 

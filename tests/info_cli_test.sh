@@ -7,6 +7,8 @@ out=$("$info" --config "$src/configs/hrnet_w32_coco_256x192.json") || { echo "wb
 echo "$out" | grep -q "28.54M parameters, 7.12 GFLOPs" || { echo "unexpected summary: $out"; exit 1; }
 out=$("$info" --config "$src/configs/hrnet_w32_coco_256x192.json" --input 384x288) || exit 1
 echo "$out" | grep -q "16.02 GFLOPs" || { echo "unexpected 384x288 summary: $out"; exit 1; }
+out=$("$info" --config "$src/configs/train_hrnet_w32_coco_256x192.json") || { echo "wbpose-info on a training config failed"; exit 1; }
+echo "$out" | grep -q "28.54M parameters, 7.12 GFLOPs" || { echo "unexpected training-config summary: $out"; exit 1; }
 err=$("$info" --config "$src/configs/does_not_exist.json" 2>&1 >/dev/null); rc=$?
 [ "$rc" -ne 0 ] || { echo "a missing config exited 0"; exit 1; }
 [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || { echo "expected one error line, got: $err"; exit 1; }

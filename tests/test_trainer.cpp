@@ -116,10 +116,10 @@ std::string slurp(const fs::path& p) { return read_file(p.string()); }
 
 }  // namespace
 
-TEST_CASE("train config: defaults are MMPose's HRNet recipe; the model may be a file or inline") {
+TEST_CASE("train config: defaults are MMPose's HRNet recipe") {
   TempDir dir("train-config");
   write_file_atomic(dir.file("m.json"), tiny_model().dump());
-  write_file_atomic(dir.file("t.json"), json{{"model", "m.json"}}.dump());
+  write_file_atomic(dir.file("t.json"), json{{"model", tiny_model()}}.dump());
   const tasks::TrainConfig c = tasks::read_train_config(dir.file("t.json"));
   CHECK(c.model == tiny_model());
   CHECK(c.optim.epochs == 210);
@@ -166,8 +166,13 @@ TEST_CASE("train config: unknown keys and wrong types are errors naming the file
   CHECK(error_of([&] { tasks::parse_train_config(j, "x.json"); }).find("augment: field \"flip_prob\": expected a number") !=
         std::string::npos);
   j = good;
-  j["codec"] = {{"type", "gauss"}};
-  CHECK(error_of([&] { tasks::parse_train_config(j, "x.json"); }).find("codec: field \"type\"") != std::string::npos);
+  j["codec"] = {{"encoding", "gauss"}};
+  CHECK(error_of([&] { tasks::parse_train_config(j, "x.json"); }).find("codec: field \"encoding\"") !=
+        std::string::npos);
+  j = good;
+  j["model"] = "hrnet.json";
+  CHECK(error_of([&] { tasks::parse_train_config(j, "x.json"); }).find("expected a model config object") !=
+        std::string::npos);
   j = good;
   j["model"]["widht"] = 3;
   CHECK(error_of([&] { tasks::parse_train_config(j, "x.json"); }).find("unknown field \"widht\"") != std::string::npos);
