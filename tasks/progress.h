@@ -1,0 +1,24 @@
+// A one-line progress report for long loops, redrawn in place ("\r"): items done of all, items per
+// second and the time left. Redraws at most a few times a second so that it costs nothing.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+namespace wb::tasks {
+
+class ProgressLine {
+ public:
+  ProgressLine(std::ostream& out, std::string label, std::string unit);
+  void update(int64_t done, int64_t total);  // redraws when due, and always at done == total
+  void finish();                             // ends the line (once) if anything was drawn
+
+ private:
+  std::ostream& out_;
+  std::string label_, unit_;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+  bool drawn_ = false;
+};
+
+}  // namespace wb::tasks

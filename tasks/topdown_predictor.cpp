@@ -1,0 +1,223 @@
+#include "tasks/topdown_predictor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <map>
+#include <memory>
+
+#include "autograd/node.h"
+#include "datasets/image.h"
+#include "datasets/pose_nms.h"
+#include "tensor/error.h"
+
+namespace wb::tasks {
+namespace {
+
+// One decoded pose and the area OKS-NMS uses for it: the crop region (padded, aspect-fixed box),
+// as MMPose's bbox_scales.
+struct RawPose {
+  data::KeypointResult result;
+  double area = 0;
+};
+
+void check_options(const PredictOptions& o) {
+  o.codec.validate();
+  check(o.keypoints != nullptr, "predict: no keypoint set given");
+  check(o.batch_size >= 1, "predict: batch_size ", o.batch_size, " must be at least 1");
+  check(o.box_padding > 0, "predict: box_padding ", o.box_padding, " must be positive");
+  check(o.codec.encoding != pose::HeatmapEncoding::Megvii,
+        "predict: the Megvii (MSPN) codec's multi-stage heatmaps are not supported by the top-down predictor");
+}
+
+// Mirrors a [3, H, W] image buffer horizontally into `out`: the flip test's input.
+void mirror_chw(const float* in, int channels, int h, int w, float* out) {
+  for (int64_t row = 0; row < static_cast<int64_t>(channels) * h; ++row) {
+    const float* src = in + row * w;
+    float* dst = out + row * w;
+    for (int x = 0; x < w; ++x) dst[x] = src[w - 1 - x];
+  }
+}
+
+// The evaluation crop of one instance into `chw` (3 x input_h x input_w), its image-to-input map and
+// the area of the region it covers (the padded, aspect-fixed box: MMPose's bbox_scales product).
+void crop_one(const data::PersonInstance& inst, const data::Image& img, const PredictOptions& o, float* chw,
+              pose::Affine& image_to_input, double& area) {
+  const pose::CenterScale cs =
+      pose::box_to_center_scale(inst.bbox.x, inst.bbox.y, inst.bbox.w, inst.bbox.h, o.box_padding);
+  data::CropState s;
+  s.center = cs.center;
+  s.scale = cs.scale;
+  image_to_input = data::crop_affine(s, o.codec);
+  area = s.scale.x * s.scale.y;
+  data::warp_normalize(img, image_to_input, o.codec.input_w, o.codec.input_h, o.mean, o.std, chw);
+}
+
+// Runs the model on a CPU batch and returns its heatmaps on the CPU, checking their shape.
+Tensor run_model(nn::Module& model, const PredictOptions& o, const Tensor& batch) {
+  const Tensor out = model(batch.to(o.device)).cpu().contiguous();
+  const int64_t n = batch.size(0);
+  check(out.dim() == 4 && out.size(0) == n && out.size(1) == o.keypoints->size() &&
+            out.size(2) == o.codec.heatmap_h && out.size(3) == o.codec.heatmap_w && out.dtype() == DType::F32,
+        "predict: the model returned ", out.str(), " for a batch of ", n, "; expected [", n, ", ",
+        o.keypoints->size(), ", ", o.codec.heatmap_h, ", ", o.codec.heatmap_w, "] f32 (", o.keypoints->name,
+        " keypoints, heatmaps of the codec)");
+  return out;
+}
+
+std::vector<RawPose> run_instances(nn::Module& model, const PredictOptions& o,
+                                   const std::vector<data::PersonInstance>& instances) {
+  check_options(o);
+  check(!model.is_training(), "predict: the model is in training mode; call eval() first");
+  const pose::HeatmapCodec& codec = o.codec;
+  const int K = o.keypoints->size();
+  const int64_t total = static_cast<int64_t>(instances.size());
+  const int64_t plane = static_cast<int64_t>(3) * codec.input_h * codec.input_w;
+  autograd::NoGradGuard no_grad;
+
+  std::vector<RawPose> poses(instances.size());
+  std::string loaded_path;
+  auto loaded = std::make_shared<data::Image>();
+  for (int64_t first = 0; first < total; first += o.batch_size) {
+    const int64_t n = std::min<int64_t>(o.batch_size, total - first);
+    // Images are read in order (instances of one image are usually adjacent), crops warped in parallel.
+    std::vector<std::shared_ptr<const data::Image>> images(n);
+    for (int64_t i = 0; i < n; ++i) {
+      const data::PersonInstance& inst = instances[first + i];
+      if (inst.image_path != loaded_path) {
+        loaded = std::make_shared<data::Image>(data::read_image(inst.image_path, 3));
+        loaded_path = inst.image_path;
+      }
+      images[i] = loaded;
+      const data::Box& b = inst.bbox;
+      check(std::isfinite(b.x) && std::isfinite(b.y) && std::isfinite(b.w) && std::isfinite(b.h) && b.w > 0 &&
+                b.h > 0,
+            "predict: instance #", first + i, " (image ", inst.image_id, ") has an unusable box [", b.x, ", ", b.y,
+            ", ", b.w, ", ", b.h, "]");
+    }
+    Tensor batch = Tensor::empty({n, 3, codec.input_h, codec.input_w});
+    std::vector<pose::Affine> affines(n);
+    std::vector<double> areas(n);
+    // An exception must not leave an OpenMP region: the first one is kept and rethrown after it.
+    std::exception_ptr crop_error;
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t i = 0; i < n; ++i) {
+      try {
+        crop_one(instances[first + i], *images[i], o, batch.data<float>() + i * plane, affines[i], areas[i]);
+      } catch (...) {
+#pragma omp critical(wbpose_predict_crop)
+        if (!crop_error) crop_error = std::current_exception();
+      }
+    }
+    if (crop_error) std::rethrow_exception(crop_error);
+
+    Tensor heatmaps = run_model(model, o, batch);
+    if (o.flip_test) {
+      Tensor mirrored = Tensor::empty(batch.shape());
+      for (int64_t i = 0; i < n; ++i) {
+        mirror_chw(batch.data<float>() + i * plane, 3, codec.input_h, codec.input_w,
+                   mirrored.data<float>() + i * plane);
+      }
+      Tensor flipped = run_model(model, o, mirrored);
+      flip_back_heatmaps(flipped, o.keypoints->flip_index, o.shift_flipped_heatmap);
+      float* a = heatmaps.data<float>();
+      const float* b = flipped.data<float>();
+      for (int64_t j = 0; j < heatmaps.numel(); ++j) a[j] = 0.5f * (a[j] + b[j]);
+    }
+
+    for (int64_t i = 0; i < n; ++i) {
+      const data::PersonInstance& inst = instances[first + i];
+      const auto decoded = pose::crop_to_image(pose::decode_heatmaps(codec, heatmaps.select(0, i)), affines[i]);
+      RawPose& p = poses[first + i];
+      p.area = areas[i];
+      p.result.image_id = inst.image_id;
+      p.result.category_id = 1;
+      p.result.score = inst.box_score;
+      p.result.bbox = inst.bbox;
+      p.result.keypoints.resize(3 * static_cast<size_t>(K));
+      for (int k = 0; k < K; ++k) {
+        p.result.keypoints[3 * k] = decoded[k].xy.x;
+        p.result.keypoints[3 * k + 1] = decoded[k].xy.y;
+        p.result.keypoints[3 * k + 2] = decoded[k].score;
+      }
+    }
+    if (o.progress) o.progress(first + n, total);
+  }
+  return poses;
+}
+
+}  // namespace
+
+void flip_back_heatmaps(Tensor& heatmaps, const std::vector<int>& flip_index, bool shift) {
+  check(heatmaps.dim() == 4 && heatmaps.dtype() == DType::F32 && heatmaps.device().is_cpu() &&
+            heatmaps.is_contiguous(),
+        "flip_back_heatmaps: expects contiguous [N, K, h, w] f32 CPU heatmaps, got ", heatmaps.str());
+  const int64_t N = heatmaps.size(0), K = heatmaps.size(1), h = heatmaps.size(2), w = heatmaps.size(3);
+  check(static_cast<int64_t>(flip_index.size()) == K, "flip_back_heatmaps: ", K, " heatmaps but a flip index of ",
+        flip_index.size(), " keypoints");
+  const Tensor src = heatmaps.clone();
+  const int64_t plane = h * w;
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t k = 0; k < K; ++k) {
+      const float* in = src.data<float>() + (n * K + flip_index[k]) * plane;
+      float* out = heatmaps.data<float>() + (n * K + k) * plane;
+      for (int64_t y = 0; y < h; ++y) {
+        for (int64_t x = 0; x < w; ++x) {
+          // Mirrored column x is w-1-x; the shift then reads it from one column to the left (MMPose:
+          // heatmaps[..., 1:] = heatmaps[..., :-1], column 0 unchanged).
+          const int64_t from = shift && x > 0 ? x - 1 : x;
+          out[y * w + x] = in[y * w + (w - 1 - from)];
+        }
+      }
+    }
+  }
+}
+
+std::vector<data::KeypointResult> predict_instances(nn::Module& model, const PredictOptions& options,
+                                                    const std::vector<data::PersonInstance>& instances) {
+  std::vector<RawPose> poses = run_instances(model, options, instances);
+  std::vector<data::KeypointResult> out;
+  out.reserve(poses.size());
+  for (RawPose& p : poses) out.push_back(std::move(p.result));
+  return out;
+}
+
+std::vector<data::KeypointResult> predict(nn::Module& model, const PredictOptions& options,
+                                          const std::vector<data::PersonInstance>& instances) {
+  std::vector<RawPose> poses = run_instances(model, options, instances);
+  const int K = options.keypoints->size();
+  std::vector<double> scores(K);
+  // Group by image in order of first appearance.
+  std::vector<int64_t> image_order;
+  std::map<int64_t, std::vector<size_t>> by_image;
+  for (size_t i = 0; i < poses.size(); ++i) {
+    RawPose& p = poses[i];
+    for (int k = 0; k < K; ++k) scores[k] = p.result.keypoints[3 * k + 2];
+    p.result.score = data::bbox_keypoint_score(p.result.score, scores, options.keypoint_score_threshold);
+    auto [it, fresh] = by_image.try_emplace(p.result.image_id);
+    if (fresh) image_order.push_back(p.result.image_id);
+    it->second.push_back(i);
+  }
+  std::vector<data::KeypointResult> out;
+  for (int64_t image_id : image_order) {
+    const std::vector<size_t>& members = by_image[image_id];
+    std::vector<data::PoseCandidate> candidates;
+    candidates.reserve(members.size());
+    for (size_t i : members) candidates.push_back({poses[i].result.keypoints, poses[i].area, poses[i].result.score});
+    for (size_t kept : data::oks_nms(candidates, options.nms_threshold, options.keypoints->sigmas)) {
+      out.push_back(std::move(poses[members[kept]].result));
+    }
+  }
+  return out;
+}
+
+PartTable evaluate(nn::Module& model, const PredictOptions& options, const data::CocoKeypointsFile& gt,
+                   const std::vector<data::PersonInstance>& instances, const std::vector<std::string>& parts,
+                   std::vector<data::KeypointResult>* results) {
+  std::vector<data::KeypointResult> predicted = predict(model, options, instances);
+  PartTable table = data::evaluate_wholebody(gt, predicted, parts);
+  if (results) *results = std::move(predicted);
+  return table;
+}
+
+}  // namespace wb::tasks

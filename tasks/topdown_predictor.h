@@ -1,0 +1,71 @@
+// Top-down prediction, MMPose 1.x semantics: for each person box, the evaluation crop (box ->
+// centre and 1.25-padded scale, aspect fixed to the input, warped and ImageNet-normalised), the
+// model in batches, optionally the flip test (the crop mirrored, run, its heatmaps mirrored back,
+// left/right channels swapped, shifted one pixel right as shift_heatmap=True, averaged with the
+// plain ones), decoding (pose/heatmap_codec.h), and the map back to image pixels. predict() then
+// rescores each pose (box score x mean keypoint score above 0.2, 'bbox_keypoint') and keeps the
+// survivors of OKS-NMS (0.9) per image, as MMPose's CocoMetric does before writing results.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "datasets/coco.h"
+#include "datasets/oks_eval.h"
+#include "datasets/topdown.h"
+#include "nn/module.h"
+#include "pose/heatmap_codec.h"
+#include "pose/keypoints.h"
+#include "tensor/device.h"
+
+namespace wb::tasks {
+
+struct PredictOptions {
+  pose::HeatmapCodec codec;  // input and heatmap sizes, encoding (crop geometry) and decoding
+  const pose::KeypointSet* keypoints = &pose::coco_wholebody();  // flip pairs and OKS sigmas
+  Device device = Device::cpu();  // where the model's parameters are; crops are sent there
+  int batch_size = 32;
+  bool flip_test = false;
+  // MMPose's shift_heatmap for the flip test: on in its MSRA-heatmap configs, off with UDP, whose
+  // aligned grids need no shift.
+  bool shift_flipped_heatmap = true;
+  double box_padding = 1.25;
+  std::array<float, 3> mean{123.675f, 116.28f, 103.53f};  // ImageNet, 0..255 RGB
+  std::array<float, 3> std{58.395f, 57.12f, 57.375f};
+  double keypoint_score_threshold = 0.2;  // rescoring: keypoints counted in the mean
+  double nms_threshold = 0.9;             // OKS-NMS per image; 1 or more keeps every pose
+  // Called after each batch with (poses done, poses in all), e.g. for a progress line.
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+// One pose per instance, in the instances' order: keypoints decoded to image pixels as (x, y, score)
+// triples, score = the instance's box score, bbox = its box. The model must be in evaluation mode
+// (an error otherwise: a training-mode BatchNorm would make results depend on the batch) and return
+// [N, K, heatmap_h, heatmap_w] for the codec's input size. Images are read once per run of
+// consecutive instances on the same image; one that does not decode is an error naming it.
+std::vector<data::KeypointResult> predict_instances(nn::Module& model, const PredictOptions& options,
+                                                    const std::vector<data::PersonInstance>& instances);
+
+// predict_instances, then rescoring and OKS-NMS per image (kept poses in descending score per image,
+// images in order of first appearance).
+std::vector<data::KeypointResult> predict(nn::Module& model, const PredictOptions& options,
+                                          const std::vector<data::PersonInstance>& instances);
+
+// The whole-body (or COCO) OKS evaluation of predict()'s results on `gt`, one row per part in
+// `parts` (wholebody_passes() names). For the training loop's validation and wbpose-eval run.
+using PartTable = std::vector<std::pair<std::string, data::OksStats>>;
+PartTable evaluate(nn::Module& model, const PredictOptions& options, const data::CocoKeypointsFile& gt,
+                   const std::vector<data::PersonInstance>& instances,
+                   const std::vector<std::string>& parts = {"body", "foot", "face", "lefthand", "righthand",
+                                                            "wholebody"},
+                   std::vector<data::KeypointResult>* results = nullptr);
+
+// The flip test's heatmap step on a [N, K, h, w] CPU f32 tensor, in place: mirror each map
+// horizontally, move channel flip_index[k] to k, and (shift) move every column one to the right,
+// keeping column 0. Exposed for the tests.
+void flip_back_heatmaps(Tensor& heatmaps, const std::vector<int>& flip_index, bool shift);
+
+}  // namespace wb::tasks
