@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <iostream>
 
+#include "tasks/model_spec.h"
 #include "tasks/train_config.h"
 #include "tasks/trainer.h"
+#include "tasks/validation.h"
 #include "tensor/cuda_runtime.h"
 
 namespace {
@@ -63,12 +65,13 @@ int main(int argc, char** argv) {
     tasks::TrainOptions options;
     options.out_dir = out_dir;
     options.device = device_name == "auto" ? (cuda::available() ? Device::cuda() : Device::cpu())
-                                           : Device::parse(device_name);
+                                           : tasks::parse_run_device(device_name);
     options.resume = resume;
     options.stop = &g_stop;
     std::signal(SIGINT, on_sigint);
 
-    const tasks::TrainResult r = tasks::train(config, options, tasks::EvalFn());
+    const tasks::EvalFn validate = tasks::make_validation(config, options.device);
+    const tasks::TrainResult r = tasks::train(config, options, validate);
     if (r.stopped) {
       std::printf("stopped at epoch %lld, iteration %lld: checkpoint saved in %s (continue with --resume)\n",
                   static_cast<long long>(r.epochs_completed + 1), static_cast<long long>(r.iterations),

@@ -4,6 +4,7 @@
 #include "pose/models/factory.h"
 #include "pose/models/hrnet.h"
 #include "pose/models/simple_baseline.h"
+#include "tasks/model_spec.h"
 #include "tensor/error.h"
 
 namespace wb::tasks {
@@ -41,29 +42,6 @@ void read_data(pose::ConfigReader r, DataConfig& d) {
   r.get("workers", d.workers);
   r.finish();
   if (d.workers < 0) r.fail_field("workers", "must be >= 0");
-}
-
-void read_codec(pose::ConfigReader r, pose::HeatmapCodec& c) {
-  std::string type = "msra", decoding = "shift";
-  r.get("encoding", type);
-  r.get("sigma", c.sigma);
-  r.get("decoding", decoding);
-  r.finish();
-  if (type == "msra") {
-    c.encoding = pose::HeatmapEncoding::Msra;
-  } else if (type == "udp") {
-    c.encoding = pose::HeatmapEncoding::Udp;
-  } else {
-    r.fail_field("encoding", "expected \"msra\" or \"udp\", got \"" + type + "\"");
-  }
-  if (decoding == "shift") {
-    c.decoding = pose::HeatmapDecoding::Shift;
-  } else if (decoding == "dark") {
-    c.decoding = pose::HeatmapDecoding::Dark;
-  } else {
-    r.fail_field("decoding", "expected \"shift\" or \"dark\", got \"" + decoding + "\"");
-  }
-  if (!(c.sigma > 0)) r.fail_field("sigma", "must be positive");
 }
 
 void read_augment(pose::ConfigReader r, data::TopDownConfig& t) {
@@ -148,7 +126,9 @@ nlohmann::json TrainConfig::to_json() const {
                {"workers", data.workers}};
   j["codec"] = {{"encoding", c.encoding == pose::HeatmapEncoding::Udp ? "udp" : "msra"},
                 {"sigma", c.sigma},
-                {"decoding", c.decoding == pose::HeatmapDecoding::Dark ? "dark" : "shift"}};
+                {"decoding", c.decoding == pose::HeatmapDecoding::Dark ? "dark" : "shift"},
+                {"heatmap_size", {c.heatmap_h, c.heatmap_w}},
+                {"blur_kernel", c.blur_kernel}};
   j["augment"] = {{"enabled", topdown.augment},
                   {"flip_prob", a.flip_prob},
                   {"half_body_prob", a.half_body_prob},
@@ -188,16 +168,10 @@ TrainConfig parse_train_config(const nlohmann::json& j, const std::string& path)
   c.model_where = path + ": model";
   const std::array<int64_t, 2> input = model_input_size(c.model, c.model_where);
 
-  pose::HeatmapCodec& codec = c.topdown.codec;
-  codec.input_h = static_cast<int>(input[0]);
-  codec.input_w = static_cast<int>(input[1]);
-  codec.heatmap_h = codec.input_h / 4;
-  codec.heatmap_w = codec.input_w / 4;
-  codec.sigma = 2.0;
-
   const std::string sec = path + ": ";
+  const auto* codec = r.section("codec");
+  c.topdown.codec = codec_from_json(codec ? *codec : nlohmann::json::object(), sec + "codec", input);
   if (const auto* s = r.section("data")) read_data(pose::ConfigReader(*s, sec + "data"), c.data);
-  if (const auto* s = r.section("codec")) read_codec(pose::ConfigReader(*s, sec + "codec"), codec);
   if (const auto* s = r.section("augment")) read_augment(pose::ConfigReader(*s, sec + "augment"), c.topdown);
   if (const auto* s = r.section("train")) read_optim(pose::ConfigReader(*s, sec + "train"), c.optim);
   if (const auto* s = r.section("eval")) read_eval(pose::ConfigReader(*s, sec + "eval"), c.eval);
@@ -208,7 +182,6 @@ TrainConfig parse_train_config(const nlohmann::json& j, const std::string& path)
   r.finish();
 
   try {
-    codec.validate();
     c.lr_schedule().validate();
   } catch (const Error& e) {
     fail(path, ": ", e.what());

@@ -4,7 +4,8 @@
 //     "model":   {a model config object, as configs/hrnet_*.json: pose/models/factory.h},
 //     "data":    {"root", "train_annotations", "val_annotations", "train_images",
 //                 "val_images", "val_boxes", "workers"},
-//     "codec":   {"encoding": "msra" | "udp", "sigma", "decoding": "shift" | "dark"},
+//     "codec":   tasks/model_spec.h's codec_from_json: {"encoding": "msra" | "udp", "sigma",
+//                "decoding": "shift" | "dark", "heatmap_size", "blur_kernel"},
 //     "augment": {"enabled", and every datasets/topdown AugmentConfig field by its name},
 //     "train":   {"epochs", "batch_size", "optimizer": "adam" | "adamw", "lr", "weight_decay",
 //                 "warmup_iters", "warmup_start_factor", "milestones", "gamma", "log_interval"},
@@ -14,7 +15,9 @@
 //
 // Every field has a default (the structs below: MMPose's HRNet recipe), a present field must have
 // the right type, and an unknown field at any level is an error naming the file and the field.
-// The heatmap size is the model's input size / 4; the codec's input size is the model's.
+// The codec's input size is the model's, its heatmap size a quarter of it, sigma 2 (3 from 288
+// pixels wide) unless the config says otherwise. wbpose-eval run and wbpose-infer read the same
+// "model" and "codec" sections (tasks/model_spec.h).
 #pragma once
 #include <cstdint>
 #include <string>

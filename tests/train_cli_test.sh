@@ -46,7 +46,7 @@ expect_one_line '"epochz"' --config "$tmp/typo.json" --data "$tmp/data" --out "$
 grep -q 'typo.json' "$tmp/err" || fail "the unknown-key error does not name the file"
 [ ! -e "$tmp/r_typo" ] || fail "a bad config left a run folder"
 mkdir "$tmp/empty"
-expect_one_line 'annotations/train.json' --config "$tmp/tiny.json" --data "$tmp/empty" --out "$tmp/r_empty"
+expect_one_line 'annotations/' --config "$tmp/tiny.json" --data "$tmp/empty" --out "$tmp/r_empty"
 [ ! -e "$tmp/r_empty" ] || fail "a data folder without annotations left a run folder"
 
 # Ctrl-C once the first loss record is out; it must save and exit 0.
