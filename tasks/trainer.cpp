@@ -168,7 +168,7 @@ void Run::log_window(int64_t epoch, int64_t iter_in_epoch) {
   const double img_s = it_s * static_cast<double>(cfg_.optim.batch_size);
   result_.last_loss = loss;
   metrics_->append({{"kind", "train"},
-                    {"epoch", epoch},
+                    {"epoch", epoch + 1},
                     {"iter", progress_.iteration},
                     {"lr", optimizer_->lr()},
                     {"loss", loss},

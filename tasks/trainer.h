@@ -9,7 +9,8 @@
 //   latest.safetensors              the model weights at the same moments (for wbpose-eval / -infer)
 //   best.safetensors                the weights of the best validation so far (whole-body AP, or body
 //                                   AP for 17-keypoint models)
-//   metrics.jsonl                   one JSON object per line: {"kind": "train", epoch, iter, lr, loss,
+//   metrics.jsonl                   one JSON object per line (epoch counts from 1, iter is the global
+//                                   iteration): {"kind": "train", epoch, iter, lr, loss,
 //                                   it_per_s, images_per_s} per log window, {"kind": "val", epoch,
 //                                   iter, metric, ap, parts: {part: {AP, AP50, ...}}} per validation
 //   curves.png                      loss and AP curves (tasks/plot.h)

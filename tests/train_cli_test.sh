@@ -12,7 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 failures=0
 fail() { echo "FAIL: $*"; failures=1; }
 
-"$synth" --out "$tmp/data" --train 48 --val 4 --seed 3 --size 160x120 >/dev/null || { echo "FAIL: wbpose-synth"; exit 1; }
+"$synth" --out "$tmp/data" --train 48 --val 4 --seed 3 --size 160x120 >/dev/null 2>&1 || { echo "FAIL: wbpose-synth"; exit 1; }
 
 # A tiny model, one log record per iteration, validation only at the end (none here: see below).
 config() {  # config FILE WIDTH EXTRA_TOP_LEVEL_FIELD
