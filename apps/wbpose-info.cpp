@@ -10,6 +10,7 @@
 #include "nn/flops.h"
 #include "pose/models/factory.h"
 #include "pose/models/zoomnet.h"
+#include "tasks/train_config.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
 
@@ -78,7 +79,7 @@ int main(int argc, char** argv) {
   CLI::App app{"wbpose-info: parameters and GFLOPs of a model config, or its heatmaps on a tensor"};
   std::string config, input, weights, forward_in, out, device = "cpu";
   int depth = 1;
-  app.add_option("--config", config, "model config (configs/*.json)")->required();
+  app.add_option("--config", config, "model or training config (configs/*.json)")->required();
   app.add_option("--input", input, "input size HxW for the count (default: the config's input_size)");
   app.add_option("--depth", depth, "module depth of the table (1: backbone and head; ZoomNet: its three modules)")->check(CLI::NonNegativeNumber);
   auto* w = app.add_option("--weights", weights, "safetensors weights, loaded strictly (needs --forward)");
@@ -90,14 +91,15 @@ int main(int argc, char** argv) {
   o->needs(f);
   CLI11_PARSE(app, argc, argv);
   try {
-    const nlohmann::json j = pose::read_json_file(config);
-    if (pose::model_type(j, config) == "zoomnet") {
+    std::string where;
+    const nlohmann::json j = tasks::read_model_config(config, &where);
+    if (pose::model_type(j, where) == "zoomnet") {
       check(forward_in.empty() && input.empty(), config,
             ": --forward and --input are not supported for ZoomNet configs (it counts at its own input size)");
-      auto zoom = pose::build_zoomnet(j, config);
+      auto zoom = pose::build_zoomnet(j, where);
       return describe_zoomnet(*zoom, config, depth);
     }
-    auto model = pose::build_model(j, config);
+    auto model = pose::build_model(j, where);
     return forward_in.empty() ? describe(*model, config, input, depth)
                               : forward(*model, weights, forward_in, out, device);
   } catch (const std::exception& e) {

@@ -41,6 +41,10 @@ BatchLoader::BatchLoader(const TopDownDataset& dataset, LoaderOptions options, i
   const int64_t n = dataset.size();
   num_batches_ = opt_.drop_last ? n / opt_.batch_size : (n + opt_.batch_size - 1) / opt_.batch_size;
   num_samples_ = std::min(n, num_batches_ * opt_.batch_size);
+  check(opt_.first_batch >= 0 && opt_.first_batch <= num_batches_, "BatchLoader: first_batch ", opt_.first_batch,
+        " is outside [0, ", num_batches_, "]");
+  consumed_ = opt_.first_batch;
+  next_position_ = opt_.first_batch * opt_.batch_size;
   slots_.resize(static_cast<size_t>(opt_.prefetch));
   for (int i = 0; i < opt_.workers; ++i) threads_.emplace_back([this] { work(); });
 }

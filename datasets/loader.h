@@ -22,6 +22,7 @@ struct LoaderOptions {
   uint64_t seed = 0;
   bool shuffle = true;
   bool drop_last = true;  // drop a final partial batch (training); false keeps it (evaluation)
+  int64_t first_batch = 0;  // start the epoch at this batch (a run resumed mid-epoch); 0..num_batches
 };
 
 struct Batch {

@@ -14,6 +14,8 @@ for row in "BodyNet .* 16.02 GFLOPs" "FaceHead .* 4.19 GFLOPs" "HandHead .* 4.14
 done
 err=$("$info" --config "$src/configs/zoomnet_small.json" --input 64x64 2>&1 >/dev/null) && { echo "--input on ZoomNet exited 0"; exit 1; }
 echo "$err" | grep -q "not supported for ZoomNet" || { echo "unexpected ZoomNet --input error: $err"; exit 1; }
+out=$("$info" --config "$src/configs/train_hrnet_w32_coco_256x192.json") || { echo "wbpose-info on a training config failed"; exit 1; }
+echo "$out" | grep -q "28.54M parameters, 7.12 GFLOPs" || { echo "unexpected training-config summary: $out"; exit 1; }
 err=$("$info" --config "$src/configs/does_not_exist.json" 2>&1 >/dev/null); rc=$?
 [ "$rc" -ne 0 ] || { echo "a missing config exited 0"; exit 1; }
 [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || { echo "expected one error line, got: $err"; exit 1; }

@@ -1,11 +1,13 @@
 #include "pose/models/config_reader.h"
 
+#include <limits>
+
 #include "tensor/error.h"
 
 namespace wb::pose {
 
 ConfigReader::ConfigReader(const nlohmann::json& j, std::string where) : j_(j), where_(std::move(where)) {
-  check(j_.is_object(), where_, ": a model config must be a JSON object, got ", j_.type_name());
+  check(j_.is_object(), where_, ": a config must be a JSON object, got ", j_.type_name());
 }
 
 const nlohmann::json* ConfigReader::find(const std::string& key) {
@@ -23,6 +25,35 @@ void ConfigReader::get(const std::string& key, int64_t& out) {
   if (!v) return;
   if (!v->is_number_integer()) fail_field(key, std::string("expected an integer, got ") + v->type_name());
   out = v->get<int64_t>();
+}
+
+void ConfigReader::get(const std::string& key, int& out) {
+  int64_t v = out;
+  get(key, v);
+  if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
+    fail_field(key, "integer " + std::to_string(v) + " is out of range");
+  }
+  out = static_cast<int>(v);
+}
+
+void ConfigReader::get(const std::string& key, double& out) {
+  const nlohmann::json* v = find(key);
+  if (!v) return;
+  if (!v->is_number()) fail_field(key, std::string("expected a number, got ") + v->type_name());
+  out = v->get<double>();
+}
+
+void ConfigReader::get(const std::string& key, bool& out) {
+  const nlohmann::json* v = find(key);
+  if (!v) return;
+  if (!v->is_boolean()) fail_field(key, std::string("expected true or false, got ") + v->type_name());
+  out = v->get<bool>();
+}
+
+const nlohmann::json* ConfigReader::section(const std::string& key) {
+  const nlohmann::json* v = find(key);
+  if (v && !v->is_object()) fail_field(key, std::string("expected an object, got ") + v->type_name());
+  return v;
 }
 
 void ConfigReader::get(const std::string& key, std::string& out) {

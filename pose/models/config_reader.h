@@ -20,6 +20,9 @@ class ConfigReader {
 
   // Each leaves `out` untouched when `key` is absent.
   void get(const std::string& key, int64_t& out);
+  void get(const std::string& key, int& out);
+  void get(const std::string& key, double& out);  // an integer is accepted too
+  void get(const std::string& key, bool& out);
   void get(const std::string& key, std::string& out);
   void get(const std::string& key, std::vector<int64_t>& out);
   void get(const std::string& key, bool& out);
@@ -33,6 +36,8 @@ class ConfigReader {
     if (v.size() != N) fail_field(key, "expected " + std::to_string(N) + " integers, got " + std::to_string(v.size()));
     std::copy(v.begin(), v.end(), out.begin());
   }
+  // A nested section read by a reader of its own; nullptr when absent, error when not an object.
+  const nlohmann::json* section(const std::string& key);
   // A field known to the caller but read elsewhere (e.g. "type", read by the factory).
   void skip(const std::string& key) { seen_.insert(key); }
   // Raises on the first field no get()/skip() asked for.

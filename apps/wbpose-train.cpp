@@ -1,0 +1,91 @@
+// wbpose-train: top-down heatmap training from a training config (tasks/train_config.h) into a run
+// folder (tasks/trainer.h lists what it holds). Ctrl-C (SIGINT) finishes the current iteration,
+// saves a checkpoint and exits 0; --resume continues it exactly.
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include "tasks/model_spec.h"
+#include "tasks/train_config.h"
+#include "tasks/trainer.h"
+#include "tasks/validation.h"
+#include "tensor/cuda_runtime.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_sigint(int) {
+  g_stop.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program at once
+}
+
+// One line, whatever the message holds.
+std::string one_line(std::string s) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace wb;
+  CLI::App app{"wbpose-train: train a top-down heatmap model from a training config (configs/train_*.json)"};
+  std::string config_path, data_dir, out_dir, device_name = "cpu";
+  bool resume = false;
+  int64_t seed = -1, epochs = 0;
+  app.add_option("--config", config_path, "training config (configs/train_*.json)")->required();
+  app.add_option("--data", data_dir, "dataset folder (overrides the config's data.root)");
+  app.add_option("--out", out_dir, "run folder (default: runs/<config name>)");
+  app.add_option("--device", device_name, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  app.add_flag("--resume", resume, "continue the run in --out from its checkpoint");
+  app.add_option("--seed", seed, "random seed (overrides the config's seed)")->check(CLI::NonNegativeNumber);
+  app.add_option("--epochs", epochs, "number of epochs (overrides the config's train.epochs)")
+      ->check(CLI::PositiveNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "wbpose-train: " << one_line(e.what()) << "\n";
+    return 2;
+  }
+
+  try {
+    tasks::TrainConfig config = tasks::read_train_config(config_path);
+    if (!data_dir.empty()) config.data.root = data_dir;
+    if (seed >= 0) config.seed = static_cast<uint64_t>(seed);
+    if (epochs > 0) config.optim.epochs = epochs;
+    if (out_dir.empty()) out_dir = "runs/" + std::filesystem::path(config_path).stem().string();
+
+    tasks::TrainOptions options;
+    options.out_dir = out_dir;
+    options.device = device_name == "auto" ? (cuda::available() ? Device::cuda() : Device::cpu())
+                                           : tasks::parse_run_device(device_name);
+    options.resume = resume;
+    options.stop = &g_stop;
+    std::signal(SIGINT, on_sigint);
+
+    const tasks::EvalFn validate = tasks::make_validation(config, options.device);
+    const tasks::TrainResult r = tasks::train(config, options, validate);
+    if (r.stopped) {
+      std::printf("stopped at epoch %lld, iteration %lld: checkpoint saved in %s (continue with --resume)\n",
+                  static_cast<long long>(r.epochs_completed + 1), static_cast<long long>(r.iterations),
+                  out_dir.c_str());
+    } else {
+      std::printf("done: %lld epochs, %lld iterations, last loss %.6f, %.1f images/s", 
+                  static_cast<long long>(r.epochs_completed), static_cast<long long>(r.iterations), r.last_loss,
+                  r.images_per_s);
+      if (r.best_ap >= 0) std::printf(", best AP %.4f", r.best_ap);
+      std::printf("; weights in %s/latest.safetensors\n", out_dir.c_str());
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "wbpose-train: " << one_line(e.what()) << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,314 @@
+#include "tasks/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "autograd/engine.h"
+#include "autograd/node.h"
+#include "autograd/ops_pose.h"
+#include "datasets/coco.h"
+#include "datasets/loader.h"
+#include "nn/checkpoint.h"
+#include "nn/optimizer.h"
+#include "pose/keypoints.h"
+#include "pose/models/factory.h"
+#include "tasks/metrics_log.h"
+#include "tasks/plot.h"
+#include "tensor/atomic_file.h"
+#include "tensor/error.h"
+
+namespace wb::tasks {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string format_duration(double s) {
+  const auto t = static_cast<long long>(s + 0.5);
+  char buf[32];
+  if (t >= 3600) {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", t / 3600, t / 60 % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", t / 60, t % 60);
+  }
+  return buf;
+}
+
+const pose::KeypointSet& keypoint_set(int64_t num_keypoints, const std::string& where) {
+  if (num_keypoints == 133) return pose::coco_wholebody();
+  if (num_keypoints == 17) return pose::coco_body();
+  fail(where, ": num_keypoints ", num_keypoints, " is neither 133 (COCO-WholeBody) nor 17 (COCO): no dataset ",
+       "to train it on");
+}
+
+// The training set, checked before anything is written.
+std::vector<data::PersonInstance> training_instances(const TrainConfig& c, int64_t num_keypoints) {
+  const fs::path root(c.data.root);
+  const std::string ann = (root / c.data.train_annotations).string();
+  check(fs::is_regular_file(ann), ann, ": no training annotations here (data root \"", c.data.root,
+        "\", field data.train_annotations)");
+  const data::CocoKeypointsFile file = data::read_coco_keypoints(ann);
+  const int have = data::keypoint_count(file.format);
+  check(have == num_keypoints, ann, ": has ", have, "-keypoint annotations but the model predicts ", num_keypoints);
+  data::SkipCounts skipped;
+  auto instances = data::instances_from_coco(file, (root / c.data.train_images).string(), &skipped);
+  check(!instances.empty(), ann, ": no usable person annotation (", skipped.summary(), ")");
+  return instances;
+}
+
+std::unique_ptr<nn::Optimizer> make_optimizer(const OptimConfig& o, std::vector<Tensor> params) {
+  nn::AdamOptions a;
+  a.lr = o.lr;
+  a.weight_decay = o.weight_decay;
+  if (o.optimizer == "adamw") return std::make_unique<nn::AdamW>(std::move(params), a);
+  return std::make_unique<nn::Adam>(std::move(params), a);
+}
+
+bool validation_due(const EvalConfig& e, int64_t epochs_done, int64_t epochs) {
+  return epochs_done == epochs || (e.interval > 0 && epochs_done % e.interval == 0);
+}
+
+nlohmann::json rows_json(const EvalRows& rows) {
+  nlohmann::json parts = nlohmann::json::object();
+  for (const auto& [name, stats] : rows) {
+    nlohmann::json s;
+    for (size_t i = 0; i < stats.size(); ++i) s[data::kOksStatNames[i]] = stats[i];
+    parts[name] = s;
+  }
+  return parts;
+}
+
+class Run {
+ public:
+  Run(const TrainConfig& c, const TrainOptions& o, const EvalFn& evaluate)
+      : cfg_(c), opt_(o), evaluate_(evaluate), dir_(o.out_dir) {}
+
+  TrainResult go();
+
+ private:
+  void prepare();
+  void train_epoch(int64_t epoch);
+  void end_epoch(int64_t epoch);
+  void log_window(int64_t epoch, int64_t iter_in_epoch);
+  void save(int64_t epoch_to_run);
+  void plot();
+  std::string file(const std::string& name) const { return (dir_ / name).string(); }
+
+  const TrainConfig& cfg_;
+  const TrainOptions& opt_;
+  const EvalFn& evaluate_;
+  fs::path dir_;
+
+  std::shared_ptr<pose::TopDownModel> model_;
+  std::unique_ptr<data::TopDownDataset> dataset_;
+  std::unique_ptr<nn::Optimizer> optimizer_;
+  std::unique_ptr<MetricsLog> metrics_;
+  nn::LrSchedule schedule_;
+  Generator gen_;
+  nn::TrainProgress progress_;
+  int64_t iters_per_epoch_ = 0;
+  TrainResult result_;
+
+  double window_loss_ = 0;
+  int64_t window_iters_ = 0;
+  Clock::time_point window_start_;
+  double train_seconds_ = 0;   // this call's time in training steps, for the throughput
+  int64_t trained_iters_ = 0;  // this call's steps
+};
+
+void Run::prepare() {
+  model_ = pose::build_model(cfg_.model, cfg_.model_where);
+  const pose::KeypointSet& kps = keypoint_set(model_->num_keypoints(), cfg_.model_where);
+  dataset_ = std::make_unique<data::TopDownDataset>(training_instances(cfg_, model_->num_keypoints()), kps,
+                                                    cfg_.topdown);
+  iters_per_epoch_ = dataset_->size() / cfg_.optim.batch_size;
+  check(iters_per_epoch_ >= 1, cfg_.path, ": train.batch_size ", cfg_.optim.batch_size, " exceeds the ",
+        dataset_->size(), " training instances: no full batch to train on");
+  schedule_ = cfg_.lr_schedule();
+
+  gen_.seed(cfg_.seed);
+  model_->init_weights(gen_);
+  model_->to(opt_.device);
+  model_->train();
+  optimizer_ = make_optimizer(cfg_.optim, model_->parameters());
+
+  const bool have_run = fs::exists(file("checkpoint.json"));
+  if (opt_.resume) {
+    check(have_run, file("checkpoint.json"), ": no checkpoint to resume from");
+    progress_ = nn::load_checkpoint(file("checkpoint"), *model_, *optimizer_, gen_);
+    const int64_t in_epoch = progress_.iteration - progress_.epoch * iters_per_epoch_;
+    check(in_epoch >= 0 && in_epoch <= iters_per_epoch_, file("checkpoint.json"), ": epoch ", progress_.epoch,
+          " iteration ", progress_.iteration, " does not fit ", iters_per_epoch_,
+          " iterations per epoch (were the data or the batch size changed?)");
+  } else {
+    check(!have_run, dir_.string(), ": holds a run already (checkpoint.json): pass --resume to continue it, or ",
+          "choose another output folder");
+  }
+
+  fs::create_directories(dir_);
+  write_file_atomic(file("config.json"), cfg_.to_json().dump(2) + "\n");
+  metrics_ = std::make_unique<MetricsLog>(file("metrics.jsonl"), opt_.resume, progress_.iteration);
+  for (const auto& r : metrics_->records()) {
+    if (r.value("kind", "") == "val") result_.best_ap = std::max(result_.best_ap, r.value("ap", -1.0));
+  }
+}
+
+void Run::log_window(int64_t epoch, int64_t iter_in_epoch) {
+  const double secs = seconds_since(window_start_);
+  const double loss = window_loss_ / static_cast<double>(window_iters_);
+  const double it_s = static_cast<double>(window_iters_) / secs;
+  const double img_s = it_s * static_cast<double>(cfg_.optim.batch_size);
+  result_.last_loss = loss;
+  metrics_->append({{"kind", "train"},
+                    {"epoch", epoch + 1},
+                    {"iter", progress_.iteration},
+                    {"lr", optimizer_->lr()},
+                    {"loss", loss},
+                    {"it_per_s", it_s},
+                    {"images_per_s", img_s}});
+  if (opt_.verbose) {
+    const int64_t left = cfg_.optim.epochs * iters_per_epoch_ - progress_.iteration;
+    std::printf("epoch %lld/%lld  iter %lld/%lld  loss %.6f  lr %.2e  %.2f it/s  %.1f images/s  ETA %s\n",
+                static_cast<long long>(epoch + 1), static_cast<long long>(cfg_.optim.epochs),
+                static_cast<long long>(iter_in_epoch), static_cast<long long>(iters_per_epoch_), loss,
+                optimizer_->lr(), it_s, img_s, format_duration(static_cast<double>(left) / it_s).c_str());
+    std::fflush(stdout);
+  }
+  window_loss_ = 0;
+  window_iters_ = 0;
+  window_start_ = Clock::now();
+}
+
+void Run::train_epoch(int64_t epoch) {
+  data::LoaderOptions lo;
+  lo.batch_size = cfg_.optim.batch_size;
+  lo.workers = cfg_.data.workers;
+  lo.seed = cfg_.seed;
+  lo.shuffle = true;
+  lo.drop_last = true;
+  lo.first_batch = progress_.iteration - epoch * iters_per_epoch_;
+  data::BatchLoader loader(*dataset_, lo, epoch);
+  window_start_ = Clock::now();
+  // Throughput counts the whole step, the wait for the loader included.
+  auto step_start = Clock::now();
+  while (auto batch = loader.next()) {
+    optimizer_->set_lr(schedule_.lr_at(epoch, batch->index, iters_per_epoch_));
+    optimizer_->zero_grad();
+    const Tensor pred = (*model_)(batch->images.to(opt_.device));
+    const Tensor loss =
+        ops::heatmap_mse_loss(pred, batch->heatmaps.to(opt_.device), batch->weights.to(opt_.device));
+    autograd::backward(loss);
+    optimizer_->step();
+    const double l = loss.item();
+    check(std::isfinite(l), "training diverged: the loss is ", l, " at epoch ", epoch + 1, " iteration ",
+          batch->index + 1);
+    ++trained_iters_;
+    ++progress_.iteration;
+    window_loss_ += l;
+    ++window_iters_;
+    train_seconds_ += seconds_since(step_start);
+    const int64_t done_in_epoch = batch->index + 1;
+    const bool stopping = opt_.stop && opt_.stop->load();
+    if (progress_.iteration % cfg_.optim.log_interval == 0 || done_in_epoch == iters_per_epoch_ || stopping) {
+      log_window(epoch, done_in_epoch);
+    }
+    if (stopping) {
+      save(epoch);
+      plot();
+      result_.stopped = true;
+      return;
+    }
+    step_start = Clock::now();
+  }
+}
+
+void Run::end_epoch(int64_t epoch) {
+  const int64_t done = epoch + 1;
+  if (evaluate_ && validation_due(cfg_.eval, done, cfg_.optim.epochs)) {
+    EvalRows rows;
+    {
+      autograd::NoGradGuard no_grad;
+      model_->eval();
+      rows = evaluate_(*model_);
+      model_->train();
+    }
+    const auto [metric, ap] = ranking_ap(rows);
+    metrics_->append({{"kind", "val"},
+                      {"epoch", done},
+                      {"iter", progress_.iteration},
+                      {"metric", metric},
+                      {"ap", ap},
+                      {"parts", rows_json(rows)}});
+    if (opt_.verbose) {
+      std::printf("validation after epoch %lld: %s AP %.4f\n%s", static_cast<long long>(done), metric.c_str(), ap,
+                  data::format_oks_table(rows).c_str());
+      std::fflush(stdout);
+    }
+    if (ap > result_.best_ap) {
+      result_.best_ap = ap;
+      nn::save_weights(file("best.safetensors"), *model_);
+    }
+  }
+  save(done);
+  plot();
+}
+
+void Run::save(int64_t epoch_to_run) {
+  progress_.epoch = epoch_to_run;
+  // The weights first: checkpoint.json, written last, marks a complete set.
+  nn::save_weights(file("latest.safetensors"), *model_);
+  nn::save_checkpoint(file("checkpoint"), *model_, *optimizer_, gen_, progress_);
+}
+
+void Run::plot() { write_training_curves(file("curves.png"), metrics_->records()); }
+
+TrainResult Run::go() {
+  prepare();
+  if (opt_.verbose) {
+    std::printf("training %s: %lld instances, %lld iterations/epoch of %lld, epochs %lld..%lld, on %s -> %s\n",
+                cfg_.path.c_str(), static_cast<long long>(dataset_->size()),
+                static_cast<long long>(iters_per_epoch_), static_cast<long long>(cfg_.optim.batch_size),
+                static_cast<long long>(progress_.epoch + 1), static_cast<long long>(cfg_.optim.epochs),
+                opt_.device.str().c_str(), dir_.string().c_str());
+    std::fflush(stdout);
+  }
+  for (int64_t epoch = progress_.epoch; epoch < cfg_.optim.epochs; ++epoch) {
+    train_epoch(epoch);
+    if (result_.stopped) break;
+    end_epoch(epoch);
+  }
+  result_.epochs_completed = progress_.epoch;
+  result_.iterations = progress_.iteration;
+  if (train_seconds_ > 0) {
+    result_.images_per_s =
+        static_cast<double>(trained_iters_ * cfg_.optim.batch_size) / train_seconds_;
+  }
+  return result_;
+}
+
+}  // namespace
+
+std::pair<std::string, double> ranking_ap(const EvalRows& rows) {
+  for (const char* name : {"wholebody", "body"}) {
+    for (const auto& [part, stats] : rows) {
+      if (part == name) return {part, stats[0]};
+    }
+  }
+  fail("validation: the part table has neither a \"wholebody\" nor a \"body\" row");
+}
+
+TrainResult train(const TrainConfig& config, const TrainOptions& options, const EvalFn& evaluate) {
+  check(!options.out_dir.empty(), "train: no output folder");
+  Run run(config, options, evaluate);
+  return run.go();
+}
+
+}  // namespace wb::tasks
