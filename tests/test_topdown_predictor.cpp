@@ -40,7 +40,10 @@ class FakeHeatmapModel : public nn::Module {
   FakeHeatmapModel(const pose::KeypointSet& set, Mode mode, int channels_out = -1)
       : flip_(set.flip_index), mode_(mode), K_(channels_out > 0 ? channels_out : set.size()) {}
 
+  bool ran_in_training_mode = false;
+
   Tensor forward(const Tensor& x) override {
+    ran_in_training_mode |= is_training();
     const int64_t N = x.size(0), H = x.size(2), W = x.size(3), h = H / 4, w = W / 4;
     const Tensor in = x.contiguous();
     Tensor out = Tensor::empty({N, K_, h, w});
@@ -320,7 +323,12 @@ TEST_CASE("predictor: errors name the problem") {
     }
     return "";
   };
-  CHECK(message(model, {instance(good, 1, {0, 0, 50, 50})}).find("training mode") != std::string::npos);
+  // A model in training mode is evaluated in evaluation mode and handed back in training mode.
+  CHECK(message(model, {instance(good, 1, {0, 0, 50, 50})}).empty());
+  CHECK(!model.ran_in_training_mode);
+  CHECK(model.is_training());
+  CHECK(message(model, {instance(bad, 1, {0, 0, 50, 50})}).find("bad.png") != std::string::npos);
+  CHECK(model.is_training());
   model.eval();
   CHECK(message(model, {instance(bad, 1, {0, 0, 50, 50})}).find("bad.png") != std::string::npos);
   CHECK(message(model, {instance(good, 1, {0, 0, 0, 50})}).find("unusable box") != std::string::npos);
