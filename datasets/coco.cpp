@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "pose/keypoints.h"
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
 
@@ -188,6 +189,73 @@ CocoKeypointsFile read_coco_keypoints(const std::string& path) {
   return parse_coco_keypoints(read_file(path), path);
 }
 
+std::string coco_keypoints_json(const CocoKeypointsFile& file) {
+  using ojson = nlohmann::ordered_json;
+  const bool wholebody = file.format == KeypointFormat::coco_wholebody;
+  const size_t values = 3 * static_cast<size_t>(keypoint_count(file.format));
+  auto box = [](const Box& b) { return ojson::array({b.x, b.y, b.w, b.h}); };
+
+  ojson root = ojson::object();
+  root["info"] = {{"description", wholebody ? "COCO-WholeBody" : "COCO"}, {"version", "1.0"}};
+  ojson images = ojson::array();
+  for (const CocoImage& im : file.images) {
+    images.push_back({{"id", im.id}, {"file_name", im.file_name}, {"width", im.width}, {"height", im.height}});
+  }
+  root["images"] = std::move(images);
+
+  // The person category carries the body keypoint names and the 1-based skeleton, as COCO's does.
+  const pose::KeypointSet& body = pose::coco_body();
+  ojson cats = ojson::array();
+  for (const CocoCategory& c : file.categories) {
+    ojson cat = {{"supercategory", c.name}, {"id", c.id}, {"name", c.name}};
+    if (c.name == "person") {
+      cat["keypoints"] = body.names;
+      ojson links = ojson::array();
+      for (const pose::SkeletonLink& l : body.skeleton) links.push_back({l.a + 1, l.b + 1});
+      cat["skeleton"] = std::move(links);
+    }
+    cats.push_back(std::move(cat));
+  }
+  root["categories"] = std::move(cats);
+
+  ojson anns = ojson::array();
+  for (const PersonAnnotation& a : file.annotations) {
+    check(a.keypoints.size() == values, "COCO keypoints writer: annotation ", a.id, " has ", a.keypoints.size(),
+          " keypoint values; the file's format needs ", values);
+    ojson j;
+    j["id"] = a.id;
+    j["image_id"] = a.image_id;
+    j["category_id"] = a.category_id;
+    j["bbox"] = box(a.bbox);
+    j["area"] = a.area;
+    j["iscrowd"] = a.iscrowd ? 1 : 0;
+    j["num_keypoints"] = a.num_keypoints;
+    size_t at = 0;
+    for (const KeypointField& f : kWholeBodyFields) {
+      if (at == values) break;
+      const size_t len = static_cast<size_t>(3 * f.count);
+      j[f.name] = std::vector<double>(a.keypoints.begin() + at, a.keypoints.begin() + at + len);
+      at += len;
+    }
+    if (wholebody) {
+      j["face_box"] = box(a.face_box);
+      j["lefthand_box"] = box(a.lefthand_box);
+      j["righthand_box"] = box(a.righthand_box);
+      j["foot_valid"] = a.foot_valid;
+      j["face_valid"] = a.face_valid;
+      j["lefthand_valid"] = a.lefthand_valid;
+      j["righthand_valid"] = a.righthand_valid;
+    }
+    anns.push_back(std::move(j));
+  }
+  root["annotations"] = std::move(anns);
+  return root.dump();
+}
+
+void write_coco_keypoints(const std::string& path, const CocoKeypointsFile& file) {
+  write_file_atomic(path, coco_keypoints_json(file));
+}
+
 std::string SkipCounts::summary() const {
   std::ostringstream os;
   os << "skipped " << total() << " annotations: " << crowd << " crowd, " << zero_area_box
@@ -301,6 +369,21 @@ std::vector<PersonBox> parse_person_boxes(std::string_view json_text, const std:
 
 std::vector<PersonBox> read_person_boxes(const std::string& path) {
   return parse_person_boxes(read_file(path), path);
+}
+
+std::string person_boxes_json(const std::vector<PersonBox>& boxes) {
+  json out = json::array();
+  for (const PersonBox& b : boxes) {
+    out.push_back({{"image_id", b.image_id},
+                   {"category_id", b.category_id},
+                   {"bbox", {b.bbox.x, b.bbox.y, b.bbox.w, b.bbox.h}},
+                   {"score", b.score}});
+  }
+  return out.dump();
+}
+
+void write_person_boxes(const std::string& path, const std::vector<PersonBox>& boxes) {
+  write_file_atomic(path, person_boxes_json(boxes));
 }
 
 }  // namespace wb::data

@@ -62,6 +62,12 @@ CocoKeypointsFile read_coco_keypoints(const std::string& path);
 // Same, from text in memory; `name` stands for the file in error messages.
 CocoKeypointsFile parse_coco_keypoints(std::string_view json_text, const std::string& name);
 
+// The inverse of read_coco_keypoints, atomically: info, images, the person category (with the 17
+// body keypoint names and skeleton, as COCO writes it) and the annotations with every field of the
+// file's format. Keypoint counts must match the format. Reading the text back gives `file` again.
+void write_coco_keypoints(const std::string& path, const CocoKeypointsFile& file);
+std::string coco_keypoints_json(const CocoKeypointsFile& file);
+
 // Annotations a top-down trainer cannot use, counted by reason so that a run can report them.
 struct SkipCounts {
   int64_t crowd = 0;
@@ -108,5 +114,8 @@ struct PersonBox {
 // Every entry, whatever its category; callers keep category 1 (person) and apply their threshold.
 std::vector<PersonBox> read_person_boxes(const std::string& path);
 std::vector<PersonBox> parse_person_boxes(std::string_view json_text, const std::string& name);
+// The inverse of read_person_boxes, atomically.
+void write_person_boxes(const std::string& path, const std::vector<PersonBox>& boxes);
+std::string person_boxes_json(const std::vector<PersonBox>& boxes);
 
 }  // namespace wb::data
