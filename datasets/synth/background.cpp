@@ -12,10 +12,13 @@ constexpr float kPi = 3.14159265358979f;
 std::array<float, 3> random_colour(Rng& r) { return {r.u(10, 245), r.u(10, 245), r.u(10, 245)}; }
 
 // A smooth field: a linear gradient between two colours plus a coarse grid of random offsets,
-// interpolated bilinearly (walls, sky, floor, out-of-focus scenery).
+// interpolated bilinearly (walls, sky, floor, out-of-focus scenery). Within a grid cell the colour
+// is linear along a row, so each pixel costs three additions.
 void paint_field(Image& img, Rng& r) {
   const std::array<float, 3> a = random_colour(r), b = random_colour(r);
-  const float angle = r.u(0, 2 * kPi), gx = std::cos(angle), gy = std::sin(angle);
+  const float angle = r.u(0, 2 * kPi);
+  // t = 1/2 + (nx gx + ny gy) / sqrt(2) stays in [0, 1] for |nx|, |ny| <= 1/2: no clamping needed.
+  const float gx = std::cos(angle) / std::sqrt(2.0f), gy = std::sin(angle) / std::sqrt(2.0f);
   constexpr int kGw = 7, kGh = 6;
   const float amp = r.u(10, 60);
   float grid[kGh][kGw][3];
@@ -23,23 +26,30 @@ void paint_field(Image& img, Rng& r) {
     for (auto& cell : row)
       for (float& v : cell) v = r.u(-amp, amp);
   const int w = img.width, h = img.height;
-  std::vector<float> row_off(static_cast<size_t>(kGw) * 3);
+  const float cell_w = static_cast<float>(std::max(1, w - 1)) / (kGw - 1);
   for (int y = 0; y < h; ++y) {
     const float fy = static_cast<float>(y) / std::max(1, h - 1) * (kGh - 1);
     const int iy = std::min(kGh - 2, static_cast<int>(fy));
     const float ty = fy - iy;
-    for (int i = 0; i < kGw; ++i)
-      for (int c = 0; c < 3; ++c) row_off[i * 3 + c] = grid[iy][i][c] + ty * (grid[iy + 1][i][c] - grid[iy][i][c]);
-    const float ny = static_cast<float>(y) / h - 0.5f;
-    for (int x = 0; x < w; ++x) {
-      const float fx = static_cast<float>(x) / std::max(1, w - 1) * (kGw - 1);
-      const int ix = std::min(kGw - 2, static_cast<int>(fx));
-      const float tx = fx - ix;
-      const float t = std::clamp(0.5f + (static_cast<float>(x) / w - 0.5f) * gx + ny * gy, 0.0f, 1.0f);
-      uint8_t* p = img.at(x, y);
+    const float row_t = 0.5f + (static_cast<float>(y) / h - 0.5f) * gy;
+    uint8_t* p = img.at(0, y);
+    for (int i = 0; i + 1 < kGw; ++i) {
+      const int x0 = static_cast<int>(std::ceil(i * cell_w));
+      const int x1 = i + 2 == kGw ? w : static_cast<int>(std::ceil((i + 1) * cell_w));
+      float v[3], dv[3];
       for (int c = 0; c < 3; ++c) {
-        const float off = row_off[ix * 3 + c] + tx * (row_off[(ix + 1) * 3 + c] - row_off[ix * 3 + c]);
-        p[c] = static_cast<uint8_t>(std::clamp(a[c] + t * (b[c] - a[c]) + off, 0.0f, 255.0f));
+        const float left = grid[iy][i][c] + ty * (grid[iy + 1][i][c] - grid[iy][i][c]);
+        const float right = grid[iy][i + 1][c] + ty * (grid[iy + 1][i + 1][c] - grid[iy][i + 1][c]);
+        const float off_slope = (right - left) / cell_w;
+        const float t0 = row_t + (static_cast<float>(x0) / w - 0.5f) * gx, t_slope = gx / w;
+        v[c] = a[c] + t0 * (b[c] - a[c]) + left + off_slope * (x0 - i * cell_w) + 0.5f;
+        dv[c] = t_slope * (b[c] - a[c]) + off_slope;
+      }
+      for (int x = x0; x < x1; ++x, p += 3) {
+        for (int c = 0; c < 3; ++c) {
+          p[c] = static_cast<uint8_t>(std::clamp(v[c], 0.0f, 255.0f));
+          v[c] += dv[c];
+        }
       }
     }
   }
@@ -116,36 +126,19 @@ void paint_background(Canvas& canvas, Rng& r, Difficulty difficulty, float scale
 void apply_camera_effects(Image& img, Rng& r, Difficulty difficulty) {
   const float strength = difficulty == Difficulty::easy ? 0.5f : difficulty == Difficulty::normal ? 1.0f : 1.5f;
   const int w = img.width, h = img.height;
-  // Lighting: gain varies linearly over the picture (a light on one side), with contrast about mid
-  // grey and a colour cast per channel.
-  const float g0 = r.u(1 - 0.25f * strength, 1 + 0.15f * strength);
-  const float gx = r.u(-0.4f, 0.4f) * strength / std::max(1, w), gy = r.u(-0.4f, 0.4f) * strength / std::max(1, h);
-  const float contrast = r.u(1 - 0.2f * strength, 1 + 0.15f * strength);
-  float cast[3];
-  for (float& c : cast) c = r.u(1 - 0.08f * strength, 1 + 0.08f * strength);
-  for (int y = 0; y < h; ++y) {
-    uint8_t* p = img.at(0, y);
-    for (int x = 0; x < w; ++x, p += 3) {
-      const float gain = g0 + gx * (x - 0.5f * w) + gy * (y - 0.5f * h);
-      for (int c = 0; c < 3; ++c) {
-        const float v = ((p[c] - 128.0f) * contrast + 128.0f) * gain * cast[c];
-        p[c] = static_cast<uint8_t>(std::min(255.0f, std::max(0.0f, v) + 0.5f));
-      }
-    }
-  }
+  const size_t stride = static_cast<size_t>(w) * 3;
   // Defocus or motion: a [1 2 1] / 4 blur, separable, once or twice.
   const int passes = r.chance(0.35f * strength) ? (r.chance(0.3f * strength) ? 2 : 1) : 0;
-  std::vector<uint8_t> tmp(img.pixels.size());
+  std::vector<uint8_t> tmp(passes > 0 ? img.pixels.size() : 0);
   for (int pass = 0; pass < passes; ++pass) {
-    const size_t stride = static_cast<size_t>(w) * 3;
     for (int y = 0; y < h; ++y) {
       const uint8_t* s = img.pixels.data() + y * stride;
       uint8_t* d = tmp.data() + y * stride;
-      for (int x = 0; x < w; ++x)
-        for (int c = 0; c < 3; ++c) {
-          const int l = s[std::max(0, x - 1) * 3 + c], m = s[x * 3 + c], rr = s[std::min(w - 1, x + 1) * 3 + c];
-          d[x * 3 + c] = static_cast<uint8_t>((l + 2 * m + rr + 2) >> 2);
-        }
+      for (int c = 0; c < 3; ++c) {
+        d[c] = static_cast<uint8_t>((3 * s[c] + s[std::min(w - 1, 1) * 3 + c] + 2) >> 2);
+        d[stride - 3 + c] = static_cast<uint8_t>((3 * s[stride - 3 + c] + s[std::max(0, w - 2) * 3 + c] + 2) >> 2);
+      }
+      for (size_t i = 3; i + 3 < stride; ++i) d[i] = static_cast<uint8_t>((s[i - 3] + 2 * s[i] + s[i + 3] + 2) >> 2);
     }
     for (int y = 0; y < h; ++y) {
       const uint8_t* up = tmp.data() + std::max(0, y - 1) * stride;
@@ -155,17 +148,30 @@ void apply_camera_effects(Image& img, Rng& r, Difficulty difficulty) {
       for (size_t i = 0; i < stride; ++i) d[i] = static_cast<uint8_t>((up[i] + 2 * mid[i] + down[i] + 2) >> 2);
     }
   }
-  // Sensor noise: triangular (the sum of two uniform bytes), amplitude up to about 10 levels.
+  // Lighting: gain varies linearly over the picture (a light on one side), with contrast about mid
+  // grey and a colour cast per channel (one table per channel); then sensor noise, triangular (the
+  // sum of two uniform bytes) with amplitude up to about 10 levels, also from a table.
+  const float g0 = r.u(1 - 0.25f * strength, 1 + 0.15f * strength);
+  const float gx = r.u(-0.4f, 0.4f) * strength / std::max(1, w), gy = r.u(-0.4f, 0.4f) * strength / std::max(1, h);
+  const float contrast = r.u(1 - 0.2f * strength, 1 + 0.15f * strength);
+  float curve[3][256];
+  for (int c = 0; c < 3; ++c) {
+    const float cast = r.u(1 - 0.08f * strength, 1 + 0.08f * strength);
+    for (int v = 0; v < 256; ++v) curve[c][v] = ((v - 128.0f) * contrast + 128.0f) * cast;
+  }
   const int amp = static_cast<int>(r.u(0, 7) * strength);
-  if (amp > 0) {
-    PixelRng noise(static_cast<uint64_t>(r.g.next_u64()));
-    uint8_t* p = img.pixels.data();
-    const size_t n = img.pixels.size();
-    for (size_t i = 0; i < n;) {
-      uint64_t bits = noise.next();
-      for (int k = 0; k < 4 && i < n; ++k, ++i, bits >>= 16) {
-        const int t = static_cast<int>(bits & 0xff) + static_cast<int>((bits >> 8) & 0xff) - 255;  // [-255, 255]
-        p[i] = static_cast<uint8_t>(std::clamp(p[i] + t * amp / 255, 0, 255));
+  int16_t noise_of[511];
+  for (int t = 0; t < 511; ++t) noise_of[t] = static_cast<int16_t>((t - 255) * amp / 255);
+  PixelRng noise(r.g.next_u64());
+  for (int y = 0; y < h; ++y) {
+    uint8_t* p = img.at(0, y);
+    float gain = g0 + gx * (-0.5f * w) + gy * (y - 0.5f * h);
+    for (int x = 0; x < w; ++x, p += 3, gain += gx) {
+      const uint64_t bits = amp > 0 ? noise.next() : 0;
+      for (int c = 0; c < 3; ++c) {
+        const int n = noise_of[((bits >> (16 * c)) & 0xff) + ((bits >> (16 * c + 8)) & 0xff)];
+        const int v = static_cast<int>(curve[c][p[c]] * gain + 0.5f) + n;
+        p[c] = static_cast<uint8_t>(std::clamp(v, 0, 255));
       }
     }
   }
