@@ -193,7 +193,16 @@ std::string coco_keypoints_json(const CocoKeypointsFile& file) {
   using ojson = nlohmann::ordered_json;
   const bool wholebody = file.format == KeypointFormat::coco_wholebody;
   const size_t values = 3 * static_cast<size_t>(keypoint_count(file.format));
-  auto box = [](const Box& b) { return ojson::array({b.x, b.y, b.w, b.h}); };
+  // Whole numbers are written as integers (2, not 2.0), as the COCO files write them.
+  auto number = [](double v) {
+    return std::floor(v) == v && std::abs(v) < 1e15 ? ojson(static_cast<int64_t>(v)) : ojson(v);
+  };
+  auto numbers = [&](auto begin, auto end) {
+    ojson a = ojson::array();
+    for (auto it = begin; it != end; ++it) a.push_back(number(*it));
+    return a;
+  };
+  auto box = [&](const Box& b) { return ojson::array({number(b.x), number(b.y), number(b.w), number(b.h)}); };
 
   ojson root = ojson::object();
   root["info"] = {{"description", wholebody ? "COCO-WholeBody" : "COCO"}, {"version", "1.0"}};
@@ -227,14 +236,14 @@ std::string coco_keypoints_json(const CocoKeypointsFile& file) {
     j["image_id"] = a.image_id;
     j["category_id"] = a.category_id;
     j["bbox"] = box(a.bbox);
-    j["area"] = a.area;
+    j["area"] = number(a.area);
     j["iscrowd"] = a.iscrowd ? 1 : 0;
     j["num_keypoints"] = a.num_keypoints;
     size_t at = 0;
     for (const KeypointField& f : kWholeBodyFields) {
       if (at == values) break;
       const size_t len = static_cast<size_t>(3 * f.count);
-      j[f.name] = std::vector<double>(a.keypoints.begin() + at, a.keypoints.begin() + at + len);
+      j[f.name] = numbers(a.keypoints.begin() + at, a.keypoints.begin() + at + len);
       at += len;
     }
     if (wholebody) {

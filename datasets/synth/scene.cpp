@@ -238,7 +238,7 @@ std::vector<PersonBox> detector_boxes(const std::vector<PersonAnnotation>& peopl
   auto add = [&](double x0, double y0, double x1, double y1, double score) {
     x0 = std::clamp(x0, 0.0, width - 1.0), x1 = std::clamp(x1, x0 + 1, static_cast<double>(width));
     y0 = std::clamp(y0, 0.0, height - 1.0), y1 = std::clamp(y1, y0 + 1, static_cast<double>(height));
-    out.push_back({image_id, 1, {round2(x0), round2(y0), round2(x1 - x0), round2(y1 - y0)}, round2(score * 1000) / 1000});
+    out.push_back({image_id, 1, {round2(x0), round2(y0), round2(x1 - x0), round2(y1 - y0)}, std::round(score * 1000) / 1000});
   };
   for (const PersonAnnotation& a : people) {
     const Box& b = a.bbox;
