@@ -77,7 +77,7 @@ void draw_occluder(Canvas& canvas, const Occluder& o) {
   }
 }
 
-// A point counts as seen when a pixel within one of it shows this person's surface at (or behind,
+// A point counts as seen when a pixel within one pixel of it shows this person's surface at (or behind,
 // up to the part's thickness) the point's depth. The one-pixel tolerance keeps fingertips and
 // features of small people, which may fall between pixel centres, visible.
 bool seen(const Canvas& canvas, uint8_t tag, const Vec3& q, float slack) {
