@@ -114,6 +114,13 @@ PersonAnnotation read_annotation(const json& a, const Where& w, KeypointFormat f
   // xtcocotools treats a missing iscrowd as 0; so do we.
   p.iscrowd = a.contains("iscrowd") ? w.flag(a, "iscrowd") : false;
   p.num_keypoints = static_cast<int>(w.integer(a, "num_keypoints"));
+  auto seg = a.find("segmentation");
+  if (seg != a.end() && seg->is_object() && seg->contains("counts") && (*seg)["counts"].is_array()) {
+    for (const json& c : (*seg)["counts"]) {
+      if (!c.is_number_integer() || c.get<int64_t>() < 0) w.fail("field 'segmentation': RLE counts must be integers >= 0");
+      p.segmentation_rle.push_back(c.get<int64_t>());
+    }
+  }
   if (format == KeypointFormat::coco_body) {
     if (a.contains("foot_kpts")) w.fail("has whole-body fields but the first annotation has none");
     w.triples(a, "keypoints", 17, p.keypoints);
@@ -232,6 +239,12 @@ std::string coco_keypoints_json(const CocoKeypointsFile& file) {
     check(a.keypoints.size() == values, "COCO keypoints writer: annotation ", a.id, " has ", a.keypoints.size(),
           " keypoint values; the file's format needs ", values);
     ojson j;
+    if (!a.segmentation_rle.empty()) {
+      const CocoImage* im = file.find_image(a.image_id);
+      check(im != nullptr, "COCO keypoints writer: annotation ", a.id, " has a segmentation but its image ", a.image_id,
+            " is not in the file");
+      j["segmentation"] = {{"size", {im->height, im->width}}, {"counts", a.segmentation_rle}};
+    }
     j["id"] = a.id;
     j["image_id"] = a.image_id;
     j["category_id"] = a.category_id;

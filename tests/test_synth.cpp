@@ -51,6 +51,15 @@ void check_annotation(const PersonAnnotation& a, int w, int h) {
   CHECK(a.bbox.x + a.bbox.w <= w + 1e-6);
   CHECK(a.bbox.y + a.bbox.h <= h + 1e-6);
   CHECK_FALSE(a.iscrowd);
+  // The segmentation covers the image once and its foreground is the area.
+  int64_t pixels = 0, foreground = 0;
+  for (size_t i = 0; i < a.segmentation_rle.size(); ++i) {
+    CHECK(a.segmentation_rle[i] >= 0);
+    pixels += a.segmentation_rle[i];
+    if (i % 2 == 1) foreground += a.segmentation_rle[i];
+  }
+  CHECK(pixels == static_cast<int64_t>(w) * h);
+  CHECK(foreground == doctest::Approx(a.area));
   int body = 0;
   for (int k = 0; k < 133; ++k) {
     const double x = a.keypoints[3 * k], y = a.keypoints[3 * k + 1], v = a.keypoints[3 * k + 2];

@@ -106,6 +106,31 @@ struct Silhouette {
   Canvas::Extent extent;
 };
 
+// The person's visible pixels as COCO's uncompressed RLE (column-major runs, background first).
+// Only the silhouette's extent is scanned: every pixel outside it is background.
+std::vector<int64_t> silhouette_rle(const Canvas& canvas, uint8_t tag, const Canvas::Extent& e) {
+  const int64_t H = canvas.height();
+  std::vector<int64_t> rle;
+  int64_t last = 0;  // pixel index where the current run began
+  bool inside = false;
+  auto flip = [&](int64_t at) {
+    rle.push_back(at - last);
+    last = at;
+    inside = !inside;
+  };
+  for (int x = e.x0; x <= e.x1; ++x) {
+    for (int y = e.y0; y <= e.y1; ++y) {
+      if ((canvas.tag(x, y) == tag) != inside) flip(x * H + y);
+    }
+    // The next pixel in column-major order lies outside the extent unless the extent spans whole
+    // columns and this is not its last one.
+    const bool next_in_extent = e.y0 == 0 && e.y1 == H - 1 && x < e.x1;
+    if (inside && !next_in_extent) flip(x * H + e.y1 + 1);
+  }
+  rle.push_back(static_cast<int64_t>(canvas.width()) * H - last);
+  return rle;
+}
+
 PersonAnnotation annotate(const Person& p, uint8_t tag, const Silhouette& sil, const Canvas& canvas) {
   PersonAnnotation a;
   a.category_id = 1;
@@ -144,6 +169,7 @@ PersonAnnotation annotate(const Person& p, uint8_t tag, const Silhouette& sil, c
   }
   a.bbox = {x0, y0, round2(x1 - x0), round2(y1 - y0)};
   a.area = static_cast<double>(sil.area);
+  a.segmentation_rle = silhouette_rle(canvas, tag, sil.extent);
   return a;
 }
 
