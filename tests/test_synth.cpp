@@ -247,3 +247,15 @@ TEST_CASE("synth: bad options are errors naming the option") {
   opt.train = 0;
   CHECK_THROWS_WITH_AS(synth::generate_dataset(opt), doctest::Contains("--train"), wb::Error);
 }
+
+TEST_CASE("synth: the segmentation RLE reads back; malformed counts are errors naming the field") {
+  const synth::Scene s = synth::render_scene({160, 120, synth::Difficulty::easy}, 3);
+  REQUIRE(!s.people.empty());
+  const std::string text = coco_keypoints_json(as_file(s.people, 160, 120));
+  const CocoKeypointsFile back = parse_coco_keypoints(text, "mem.json");
+  CHECK(back.annotations[0].segmentation_rle == s.people[0].segmentation_rle);
+  std::string bad = text;
+  const size_t at = bad.find("\"counts\":[") + 10;
+  bad.insert(at, "-1,");
+  CHECK_THROWS_WITH_AS(parse_coco_keypoints(bad, "mem.json"), doctest::Contains("segmentation"), wb::Error);
+}
