@@ -75,20 +75,6 @@ void ConfigReader::get(const std::string& key, std::vector<int64_t>& out) {
   out = std::move(r);
 }
 
-void ConfigReader::get(const std::string& key, bool& out) {
-  const nlohmann::json* v = find(key);
-  if (!v) return;
-  if (!v->is_boolean()) fail_field(key, std::string("expected true or false, got ") + v->type_name());
-  out = v->get<bool>();
-}
-
-void ConfigReader::get(const std::string& key, double& out) {
-  const nlohmann::json* v = find(key);
-  if (!v) return;
-  if (!v->is_number()) fail_field(key, std::string("expected a number, got ") + v->type_name());
-  out = v->get<double>();
-}
-
 void ConfigReader::get(const std::string& key, nlohmann::json& out) {
   const nlohmann::json* v = find(key);
   if (!v) return;

@@ -25,8 +25,6 @@ class ConfigReader {
   void get(const std::string& key, bool& out);
   void get(const std::string& key, std::string& out);
   void get(const std::string& key, std::vector<int64_t>& out);
-  void get(const std::string& key, bool& out);
-  void get(const std::string& key, double& out);  // integers are accepted too
   // A nested object (e.g. a sub-model's config), left for its own reader.
   void get(const std::string& key, nlohmann::json& out);
   template <size_t N>
