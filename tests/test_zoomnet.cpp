@@ -187,14 +187,19 @@ TEST_CASE("gradcheck: loss through BodyNet -> RoIAlign -> FaceHead/HandHead (f64
   r[pose::ZoomPart::LeftHand] = {1.2, 17.6, 10.9, 27.3};
   r[pose::ZoomPart::RightHand] = {21.4, 19.2, 30.8, 28.6};
   const std::vector<pose::ZoomRois> rois{r};
-  // The stem's conv (reaches the heads through the stage-0 tap and RoIAlign, and the body loss
-  // through the rest of BodyNet), a stage-2 conv (the hand head's tap) and each head's adapter.
-  // (The image itself would cost 6144 forward passes; the stem's weight sees the same chain.)
-  const std::vector<Tensor> inputs{z->at("body.backbone.conv1").named_parameters().front().second,
-                                   z->at("body.backbone.stage2.0.branches.0.0.conv2").named_parameters().front().second,
-                                   z->at("face_head.adapter.0").named_parameters().front().second,
-                                   z->at("hand_head.adapter.0").named_parameters().front().second};
-  auto fn = [&](const std::vector<Tensor>&) { return pose::zoomnet_loss(*z, batch, &rois).total; };
+  // The stem's BN scale (reaches the heads through the stage-0 tap and RoIAlign, and the body loss
+  // through the rest of BodyNet), a stage-2 BN scale (the hand head's tap: RoIAlign on stage 2) and
+  // each head's adapter conv. Few elements on purpose: each costs two forward passes, and the
+  // convolutions themselves have their own gradchecks (test_conv.cpp).
+  auto param = [&](const std::string& module) { return z->at(module).named_parameters().front().second; };
+  const std::vector<Tensor> inputs{param("body.backbone.bn1"), param("body.backbone.stage2.0.branches.0.0.bn2"),
+                                   param("face_head.adapter.0"), param("hand_head.adapter.0")};
+  // Two outputs: the total loss, and the heads' losses alone (through which the BodyNet inputs get
+  // their gradient only via RoIAlign).
+  auto fn = [&](const std::vector<Tensor>&) {
+    const pose::ZoomLoss l = pose::zoomnet_loss(*z, batch, &rois);
+    return ops::concat({ops::reshape(l.total, {1}), ops::reshape(ops::add(l.face, l.hand), {1})}, 0);
+  };
   autograd::GradcheckOptions opt;
   opt.atol = 1e-8;
   WB_GRADCHECK(fn, inputs, opt);

@@ -73,7 +73,7 @@ class HRNet : public nn::Module {
   std::vector<Tensor> forward_branches(const Tensor& x, FeatureTaps* taps = nullptr);
   // The representation the head reads (see HRNetConfig), with the taps as above.
   Tensor forward_tapped(const Tensor& x, FeatureTaps* taps);
-  // The representation the head reads (see HRNetConfig): [N, out_channels, H/4, W/4].
+  // The representation the head reads (see HRNetConfig): [N, out_channels, H / stride, W / stride].
   Tensor forward(const Tensor& x) override { return forward_tapped(x, nullptr); }
   const HRNetConfig& config() const { return cfg_; }
 

@@ -51,6 +51,7 @@ ZoomHeadConfig head_over(const ZoomHeadConfig& base, const nlohmann::json& j, co
   return h;
 }
 
+// RoIAlign's [K, 5] rows (batch index, x1, y1, x2, y2): person by person, `parts` in order.
 Tensor rois_tensor(const std::vector<ZoomRois>& rois, const std::vector<ZoomPart>& parts, DType dtype,
                    Device device) {
   std::vector<double> rows;
