@@ -15,9 +15,12 @@ int main(int argc, char** argv) {
   app.add_option("--image", o.images, "an image file (repeat for several)");
   app.add_option("--images", o.images_dir, "a folder: every .png/.jpg/.jpeg in it");
   auto* boxes = app.add_option("--boxes", o.boxes,
-                               "person boxes: {\"image name\": [[x, y, w, h(, score)], ...]} (default: whole image)");
+                               "person boxes: {\"image name\": [[x, y, w, h(, score)], ...]}, or COCO detection "
+                               "results with --annotations (default: the whole image)");
+  app.add_option("--annotations", o.annotations, "COCO file mapping the image ids of COCO detection --boxes to files");
   auto* one_box = app.add_option("--box", box, "one person box x,y,w,h for every image");
   boxes->excludes(one_box);
+  app.add_option("--box-threshold", o.min_box_score, "leave out --boxes scored below this")->capture_default_str();
   app.add_option("--out", o.out, "output picture (.png/.jpg, one image) or folder")->required();
   app.add_option("--json", o.json, "also write every person's keypoints here");
   app.add_option("--threshold", o.threshold, "keypoints scored below are not drawn")->capture_default_str();

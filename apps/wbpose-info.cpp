@@ -9,6 +9,7 @@
 #include "autograd/node.h"
 #include "nn/flops.h"
 #include "pose/models/factory.h"
+#include "pose/models/zoomnet.h"
 #include "tasks/train_config.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
@@ -32,6 +33,25 @@ int describe(pose::TopDownModel& model, const std::string& config, const std::st
   const nn::FlopsReport r = nn::count_flops(model, {1, 3, hw[0], hw[1]});
   std::printf("%s at %lldx%lld: %.2fM parameters, %.2f GFLOPs (multiply-adds / 1024^3)\n\n", config.c_str(),
               static_cast<long long>(hw[0]), static_cast<long long>(hw[1]), r.params() / 1e6, r.gflops());
+  std::printf("%s", r.table(depth).c_str());
+  return 0;
+}
+
+// ZoomNet: the paper's breakdown (spec/zoomnas.md Table 10), counted on one person crop, so the
+// HandHead runs twice (left and right hand).
+int describe_zoomnet(pose::ZoomNet& model, const std::string& config, int depth) {
+  const auto hw = model.config().body.input_size;
+  const nn::FlopsReport r = nn::count_flops(model, {1, 3, hw[0], hw[1]});
+  const auto g = [](int64_t macs) { return static_cast<double>(macs) / (1024.0 * 1024.0 * 1024.0); };
+  const nn::ModuleCost &body = r.at("body"), &face = r.at("face_head"), &hand = r.at("hand_head");
+  std::printf("%s (ZoomNet) at %lldx%lld:\n", config.c_str(), static_cast<long long>(hw[0]),
+              static_cast<long long>(hw[1]));
+  std::printf("  %-12s %8.2fM parameters %7.2f GFLOPs\n", "BodyNet", body.params / 1e6, g(body.macs));
+  std::printf("  %-12s %8.2fM parameters %7.2f GFLOPs\n", "FaceHead", face.params / 1e6, g(face.macs));
+  std::printf("  %-12s %8.2fM parameters %7.2f GFLOPs per hand, x2 = %.2f\n", "HandHead", hand.params / 1e6,
+              g(hand.macs) / 2, g(hand.macs));
+  std::printf("  %-12s %8.2fM parameters %7.2f GFLOPs (multiply-adds / 1024^3)\n\n", "total", r.params() / 1e6,
+              r.gflops());
   std::printf("%s", r.table(depth).c_str());
   return 0;
 }
@@ -61,7 +81,7 @@ int main(int argc, char** argv) {
   int depth = 1;
   app.add_option("--config", config, "model or training config (configs/*.json)")->required();
   app.add_option("--input", input, "input size HxW for the count (default: the config's input_size)");
-  app.add_option("--depth", depth, "module depth of the table (1: backbone and head)")->check(CLI::NonNegativeNumber);
+  app.add_option("--depth", depth, "module depth of the table (1: backbone and head; ZoomNet: its three modules)")->check(CLI::NonNegativeNumber);
   auto* w = app.add_option("--weights", weights, "safetensors weights, loaded strictly (needs --forward)");
   auto* f = app.add_option("--forward", forward_in, "safetensors file with the tensor \"input\" [N, 3, H, W]");
   auto* o = app.add_option("--out", out, "where to write the heatmaps as the tensor \"output\"");
@@ -72,8 +92,14 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     std::string where;
-    const nlohmann::json model_config = tasks::read_model_config(config, &where);
-    auto model = pose::build_model(model_config, where);
+    const nlohmann::json j = tasks::read_model_config(config, &where);
+    if (pose::model_type(j, where) == "zoomnet") {
+      check(forward_in.empty() && input.empty(), config,
+            ": --forward and --input are not supported for ZoomNet configs (it counts at its own input size)");
+      auto zoom = pose::build_zoomnet(j, where);
+      return describe_zoomnet(*zoom, config, depth);
+    }
+    auto model = pose::build_model(j, where);
     return forward_in.empty() ? describe(*model, config, input, depth)
                               : forward(*model, weights, forward_in, out, device);
   } catch (const std::exception& e) {

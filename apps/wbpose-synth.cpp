@@ -57,7 +57,9 @@ int main(int argc, char** argv) {
       const double t = seconds();
       if (done < total && t - last < 0.5) return;
       last = t;
-      std::fprintf(stderr, "\rwbpose-synth: %d/%d images, %.0f images/s", done, total, done / std::max(t, 1e-9));
+      const double rate = done / std::max(t, 1e-9);
+      std::fprintf(stderr, "\rwbpose-synth: %d/%d images, %.0f images/s, ETA %.0f s  ", done, total, rate,
+                   (total - done) / rate);
       line_open = done < total;
       if (!line_open) std::fprintf(stderr, "\n");
     });

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "datasets/loader.h"
+#include "datasets/synth/scene.h"
 #include "datasets/topdown.h"
 #include "pose/keypoints.h"
 #include "tensor/atomic_file.h"
@@ -161,6 +162,42 @@ Rates measure(const Scenario& sc, const std::vector<data::PersonInstance>& insta
   return r;
 }
 
+// The synthetic generator (wbpose-synth) at 640x480, normal difficulty, on one thread: rendering
+// (background, people, visibility, annotations, camera effects) and JPEG encoding, as images per
+// second of wall time and of the thread's CPU time (the machine may be shared; CPU time is what
+// one core would give).
+struct SynthRates {
+  double render_wall = 0, render_cpu = 0, encode_wall = 0, encode_cpu = 0;
+  double people = 0, kib = 0;
+};
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+SynthRates measure_synth(int n) {
+  SynthRates r;
+  const data::synth::SceneOptions opt{640, 480, data::synth::Difficulty::normal};
+  std::vector<data::Image> images;
+  auto t0 = Clock::now();
+  double c0 = thread_cpu_seconds();
+  for (int i = 0; i < n; ++i) {
+    data::synth::Scene s = data::synth::render_scene(opt, static_cast<uint64_t>(i));
+    r.people += static_cast<double>(s.people.size()) / n;
+    if (images.size() < 32) images.push_back(std::move(s.image));
+  }
+  r.render_wall = n / seconds_since(t0);
+  r.render_cpu = n / (thread_cpu_seconds() - c0);
+  t0 = Clock::now();
+  c0 = thread_cpu_seconds();
+  for (int i = 0; i < n; ++i) r.kib += static_cast<double>(data::encode_jpeg(images[i % images.size()], 90).size()) / 1024 / n;
+  r.encode_wall = n / seconds_since(t0);
+  r.encode_cpu = n / (thread_cpu_seconds() - c0);
+  return r;
+}
+
 }  // namespace
 
 int run_data_benchmark(const DataBenchOptions& opt) {
@@ -196,6 +233,18 @@ int run_data_benchmark(const DataBenchOptions& opt) {
        << fmt(r.decode, 0) << " | " << fmt(r.transform, 0) << " | " << fmt(r.sample, 0) << " | " << fmt(r.loader, 0)
        << " | " << fmt(std::ceil(1500.0 / r.sample), 0) << " |\n";
   }
+  std::cerr << "wbpose-bench data: synthetic images...\n";
+  const SynthRates sr = measure_synth(opt.samples);
+  auto both = [](double a, double b) { return 1.0 / (1.0 / a + 1.0 / b); };
+  md << "\n## wbpose-synth: synthetic 640x480 images per core\n\n"
+     << "One thread, " << opt.samples << " images, difficulty normal (mean " << fmt(sr.people, 1)
+     << " people per image, JPEG quality 90, mean " << fmt(sr.kib, 0) << " KiB). Render: background, people, "
+     << "visibility and annotations, camera effects. Per second of wall time and, in brackets, of the thread's CPU "
+     << "time (what one free core gives on a shared machine).\n\n"
+     << "| render /s | JPEG encode /s | render + encode /s |\n|---|---|---|\n"
+     << "| " << fmt(sr.render_wall, 0) << " (" << fmt(sr.render_cpu, 0) << ") | " << fmt(sr.encode_wall, 0) << " ("
+     << fmt(sr.encode_cpu, 0) << ") | " << fmt(both(sr.render_wall, sr.encode_wall), 0) << " ("
+     << fmt(both(sr.render_cpu, sr.encode_cpu), 0) << ") |\n";
   std::cout << md.str();
   if (!opt.out_md.empty()) write_file_atomic(opt.out_md, md.str());
   return 0;

@@ -114,6 +114,13 @@ PersonAnnotation read_annotation(const json& a, const Where& w, KeypointFormat f
   // xtcocotools treats a missing iscrowd as 0; so do we.
   p.iscrowd = a.contains("iscrowd") ? w.flag(a, "iscrowd") : false;
   p.num_keypoints = static_cast<int>(w.integer(a, "num_keypoints"));
+  auto seg = a.find("segmentation");
+  if (seg != a.end() && seg->is_object() && seg->contains("counts") && (*seg)["counts"].is_array()) {
+    for (const json& c : (*seg)["counts"]) {
+      if (!c.is_number_integer() || c.get<int64_t>() < 0) w.fail("field 'segmentation': RLE counts must be integers >= 0");
+      p.segmentation_rle.push_back(c.get<int64_t>());
+    }
+  }
   if (format == KeypointFormat::coco_body) {
     if (a.contains("foot_kpts")) w.fail("has whole-body fields but the first annotation has none");
     w.triples(a, "keypoints", 17, p.keypoints);
@@ -193,7 +200,16 @@ std::string coco_keypoints_json(const CocoKeypointsFile& file) {
   using ojson = nlohmann::ordered_json;
   const bool wholebody = file.format == KeypointFormat::coco_wholebody;
   const size_t values = 3 * static_cast<size_t>(keypoint_count(file.format));
-  auto box = [](const Box& b) { return ojson::array({b.x, b.y, b.w, b.h}); };
+  // Whole numbers are written as integers (2, not 2.0), as the COCO files write them.
+  auto number = [](double v) {
+    return std::floor(v) == v && std::abs(v) < 1e15 ? ojson(static_cast<int64_t>(v)) : ojson(v);
+  };
+  auto numbers = [&](auto begin, auto end) {
+    ojson a = ojson::array();
+    for (auto it = begin; it != end; ++it) a.push_back(number(*it));
+    return a;
+  };
+  auto box = [&](const Box& b) { return ojson::array({number(b.x), number(b.y), number(b.w), number(b.h)}); };
 
   ojson root = ojson::object();
   root["info"] = {{"description", wholebody ? "COCO-WholeBody" : "COCO"}, {"version", "1.0"}};
@@ -223,18 +239,24 @@ std::string coco_keypoints_json(const CocoKeypointsFile& file) {
     check(a.keypoints.size() == values, "COCO keypoints writer: annotation ", a.id, " has ", a.keypoints.size(),
           " keypoint values; the file's format needs ", values);
     ojson j;
+    if (!a.segmentation_rle.empty()) {
+      const CocoImage* im = file.find_image(a.image_id);
+      check(im != nullptr, "COCO keypoints writer: annotation ", a.id, " has a segmentation but its image ", a.image_id,
+            " is not in the file");
+      j["segmentation"] = {{"size", {im->height, im->width}}, {"counts", a.segmentation_rle}};
+    }
     j["id"] = a.id;
     j["image_id"] = a.image_id;
     j["category_id"] = a.category_id;
     j["bbox"] = box(a.bbox);
-    j["area"] = a.area;
+    j["area"] = number(a.area);
     j["iscrowd"] = a.iscrowd ? 1 : 0;
     j["num_keypoints"] = a.num_keypoints;
     size_t at = 0;
     for (const KeypointField& f : kWholeBodyFields) {
       if (at == values) break;
       const size_t len = static_cast<size_t>(3 * f.count);
-      j[f.name] = std::vector<double>(a.keypoints.begin() + at, a.keypoints.begin() + at + len);
+      j[f.name] = numbers(a.keypoints.begin() + at, a.keypoints.begin() + at + len);
       at += len;
     }
     if (wholebody) {

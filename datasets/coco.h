@@ -41,6 +41,10 @@ struct PersonAnnotation {
   // lefthand_kpts, righthand_kpts are concatenated in that order. v may be fractional; v > 0 means
   // labelled.
   std::vector<double> keypoints;
+  // The silhouette in COCO's uncompressed RLE: run lengths over the image's pixels in column-major
+  // order, starting with a run of background. Read only in that form ({"size": [h, w], "counts":
+  // [...]}); polygons and compressed RLE are left out (empty). Written when not empty.
+  std::vector<int64_t> segmentation_rle;
   // COCO-WholeBody only (left at zero / false for COCO files).
   Box face_box, lefthand_box, righthand_box;
   bool foot_valid = false, face_valid = false, lefthand_valid = false, righthand_valid = false;

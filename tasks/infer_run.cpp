@@ -50,10 +50,31 @@ std::vector<std::string> list_images(const InferOptions& o) {
   return out;
 }
 
+// COCO detection results, keyed by the file names `annotations` gives their image ids.
+std::map<std::string, std::vector<BoxWithScore>> read_detections(const std::string& path,
+                                                                 const std::string& annotations) {
+  check(!annotations.empty(), path, ": COCO detection results name images by id; give --annotations, the COCO ",
+        "file that lists them");
+  const data::CocoKeypointsFile coco = data::read_coco_keypoints(annotations);
+  std::map<std::string, std::vector<BoxWithScore>> out;
+  const std::vector<data::PersonBox> boxes = data::read_person_boxes(path);
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    const data::PersonBox& b = boxes[i];
+    if (b.category_id != 1 || b.bbox.w <= 0 || b.bbox.h <= 0) continue;
+    const data::CocoImage* img = coco.find_image(b.image_id);
+    check(img != nullptr, path, ": box ", i, " is on image ", b.image_id, ", which ", annotations, " does not list");
+    out[img->file_name].push_back({b.bbox, b.score});
+  }
+  return out;
+}
+
 // The boxes file: image name -> boxes. Errors name the file, the image and the entry.
-std::map<std::string, std::vector<BoxWithScore>> read_boxes_file(const std::string& path) {
+std::map<std::string, std::vector<BoxWithScore>> read_boxes_file(const std::string& path,
+                                                                 const std::string& annotations) {
   const nlohmann::json j = pose::read_json_file(path);
-  check(j.is_object(), path, ": expected an object {\"image name\": [[x, y, w, h], ...], ...}");
+  if (j.is_array()) return read_detections(path, annotations);
+  check(j.is_object(), path, ": expected an object {\"image name\": [[x, y, w, h], ...], ...} or COCO detection ",
+        "results");
   std::map<std::string, std::vector<BoxWithScore>> out;
   for (const auto& [name, list] : j.items()) {
     check(list.is_array(), path, ": \"", name, "\": expected an array of boxes");
@@ -125,10 +146,11 @@ data::Box parse_box(const std::string& text) {
 
 InferSummary run_inference(const InferOptions& o, std::ostream& log) {
   check(o.boxes.empty() || !o.box, "--boxes and --box exclude each other");
+  check(o.annotations.empty() || !o.boxes.empty(), "--annotations is only read with --boxes");
   const std::vector<std::string> images = list_images(o);
   const std::vector<std::string> pictures = picture_paths(o, images);
   std::map<std::string, std::vector<BoxWithScore>> boxes_by_name;
-  if (!o.boxes.empty()) boxes_by_name = read_boxes_file(o.boxes);
+  if (!o.boxes.empty()) boxes_by_name = read_boxes_file(o.boxes, o.annotations);
 
   // Every image must decode before anything is written; its size makes the whole-image box.
   std::vector<data::PersonInstance> instances;
@@ -142,7 +164,9 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log) {
     } else if (!o.boxes.empty()) {
       auto it = boxes_by_name.find(images[i]);
       if (it == boxes_by_name.end()) it = boxes_by_name.find(fs::path(images[i]).filename().string());
-      if (it != boxes_by_name.end()) boxes = it->second;
+      if (it != boxes_by_name.end())
+        for (const BoxWithScore& b : it->second)
+          if (b.score >= o.min_box_score) boxes.push_back(b);
       if (boxes.empty()) log << images[i] << ": no boxes in " << o.boxes << "\n";
     } else {
       boxes = {{{0, 0, static_cast<double>(img.width), static_cast<double>(img.height)}, 1.0}};

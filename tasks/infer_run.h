@@ -16,8 +16,12 @@ struct InferOptions {
   std::string config, checkpoint;  // as wbpose-eval run (tasks/model_spec.h)
   std::vector<std::string> images;  // image files
   std::string images_dir;           // and/or every .png/.jpg/.jpeg in this folder, by name
-  // {"<image path as given, or its file name>": [[x, y, w, h], [x, y, w, h, score], ...], ...}
+  // Either {"<image path as given, or its file name>": [[x, y, w, h], [x, y, w, h, score], ...], ...}
+  // or detector results in the COCO format ([{"image_id", "category_id", "bbox", "score"}, ...]),
+  // whose image ids `annotations` (a COCO file) maps to file names; category 1 only.
   std::string boxes;
+  std::string annotations;
+  double min_box_score = 0.0;  // boxes from --boxes scored below this are left out
   std::optional<data::Box> box;  // one box for every image
   std::string out;   // a .png/.jpg file for a single image, else a folder (one <name>.png per image)
   std::string json;  // optional: the keypoints of every person of every image

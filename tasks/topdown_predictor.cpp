@@ -68,7 +68,14 @@ Tensor run_model(nn::Module& model, const PredictOptions& o, const Tensor& batch
 std::vector<RawPose> run_instances(nn::Module& model, const PredictOptions& o,
                                    const std::vector<data::PersonInstance>& instances) {
   check_options(o);
-  check(!model.is_training(), "predict: the model is in training mode; call eval() first");
+  // Evaluation mode for the run (BatchNorm on running statistics: results must not depend on the
+  // batch), the caller's mode restored afterwards, also on error.
+  struct EvalModeGuard {
+    nn::Module& m;
+    bool was_training;
+    ~EvalModeGuard() { m.train(was_training); }
+  } mode_guard{model, model.is_training()};
+  model.eval();
   const pose::HeatmapCodec& codec = o.codec;
   const int K = o.keypoints->size();
   const int64_t total = static_cast<int64_t>(instances.size());

@@ -42,9 +42,9 @@ struct PredictOptions {
 };
 
 // One pose per instance, in the instances' order: keypoints decoded to image pixels as (x, y, score)
-// triples, score = the instance's box score, bbox = its box. The model must be in evaluation mode
-// (an error otherwise: a training-mode BatchNorm would make results depend on the batch) and return
-// [N, K, heatmap_h, heatmap_w] for the codec's input size. Images are read once per run of
+// triples, score = the instance's box score, bbox = its box. The model runs in evaluation mode (a
+// model in training mode, e.g. the trainer's, is switched for the call and switched back after) and
+// must return [N, K, heatmap_h, heatmap_w] for the codec's input size. Images are read once per run of
 // consecutive instances on the same image; one that does not decode is an error naming it.
 std::vector<data::KeypointResult> predict_instances(nn::Module& model, const PredictOptions& options,
                                                     const std::vector<data::PersonInstance>& instances);

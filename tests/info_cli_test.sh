@@ -7,6 +7,13 @@ out=$("$info" --config "$src/configs/hrnet_w32_coco_256x192.json") || { echo "wb
 echo "$out" | grep -q "28.54M parameters, 7.12 GFLOPs" || { echo "unexpected summary: $out"; exit 1; }
 out=$("$info" --config "$src/configs/hrnet_w32_coco_256x192.json" --input 384x288) || exit 1
 echo "$out" | grep -q "16.02 GFLOPs" || { echo "unexpected 384x288 summary: $out"; exit 1; }
+out=$("$info" --config "$src/configs/zoomnet_w32_384x288.json") || { echo "wbpose-info failed on ZoomNet"; exit 1; }
+for row in "BodyNet .* 16.02 GFLOPs" "FaceHead .* 4.19 GFLOPs" "HandHead .* 4.14 GFLOPs per hand, x2 = 8.28" \
+           "total .* 28.49 GFLOPs"; do
+  echo "$out" | grep -q "$row" || { echo "ZoomNet breakdown lacks \"$row\": $out"; exit 1; }
+done
+err=$("$info" --config "$src/configs/zoomnet_small.json" --input 64x64 2>&1 >/dev/null) && { echo "--input on ZoomNet exited 0"; exit 1; }
+echo "$err" | grep -q "not supported for ZoomNet" || { echo "unexpected ZoomNet --input error: $err"; exit 1; }
 out=$("$info" --config "$src/configs/train_hrnet_w32_coco_256x192.json") || { echo "wbpose-info on a training config failed"; exit 1; }
 echo "$out" | grep -q "28.54M parameters, 7.12 GFLOPs" || { echo "unexpected training-config summary: $out"; exit 1; }
 err=$("$info" --config "$src/configs/does_not_exist.json" 2>&1 >/dev/null); rc=$?

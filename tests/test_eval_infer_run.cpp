@@ -252,6 +252,15 @@ TEST_CASE("infer run: pictures with skeletons and the keypoints as JSON") {
   CHECK(tasks::run_inference(one, log).people == 2);
   CHECK(fs::exists(one.out));
 
+  // COCO detection results, mapped to files through the annotations; low scores left out.
+  write_file_atomic(boxes, R"([{"image_id": 2, "category_id": 1, "bbox": [1, 2, 30, 40], "score": 0.9},
+                               {"image_id": 2, "category_id": 1, "bbox": [5, 5, 30, 40], "score": 0.2},
+                               {"image_id": 2, "category_id": 3, "bbox": [5, 5, 30, 40], "score": 0.9}])");
+  CHECK(error_of([&] { tasks::run_inference(one, log); }).find("give --annotations") != std::string::npos);
+  one.annotations = fx.data + "/annotations/val.json";
+  one.min_box_score = 0.5;
+  CHECK(tasks::run_inference(one, log).people == 1);
+
   // Errors: an image that does not decode, several images for one picture, a bad box; nothing written.
   const std::string bad = fx.dir.file("bad.png");
   write_file_atomic(bad, "no image here");

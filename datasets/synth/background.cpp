@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 namespace wb::data::synth {
@@ -12,10 +13,13 @@ constexpr float kPi = 3.14159265358979f;
 std::array<float, 3> random_colour(Rng& r) { return {r.u(10, 245), r.u(10, 245), r.u(10, 245)}; }
 
 // A smooth field: a linear gradient between two colours plus a coarse grid of random offsets,
-// interpolated bilinearly (walls, sky, floor, out-of-focus scenery).
+// interpolated bilinearly (walls, sky, floor, out-of-focus scenery). Within a grid cell the colour
+// is linear along a row, so each pixel costs three additions.
 void paint_field(Image& img, Rng& r) {
   const std::array<float, 3> a = random_colour(r), b = random_colour(r);
-  const float angle = r.u(0, 2 * kPi), gx = std::cos(angle), gy = std::sin(angle);
+  const float angle = r.u(0, 2 * kPi);
+  // t = 1/2 + (nx gx + ny gy) / sqrt(2) stays in [0, 1] for |nx|, |ny| <= 1/2: no clamping needed.
+  const float gx = std::cos(angle) / std::sqrt(2.0f), gy = std::sin(angle) / std::sqrt(2.0f);
   constexpr int kGw = 7, kGh = 6;
   const float amp = r.u(10, 60);
   float grid[kGh][kGw][3];
@@ -23,23 +27,30 @@ void paint_field(Image& img, Rng& r) {
     for (auto& cell : row)
       for (float& v : cell) v = r.u(-amp, amp);
   const int w = img.width, h = img.height;
-  std::vector<float> row_off(static_cast<size_t>(kGw) * 3);
+  const float cell_w = static_cast<float>(std::max(1, w - 1)) / (kGw - 1);
   for (int y = 0; y < h; ++y) {
     const float fy = static_cast<float>(y) / std::max(1, h - 1) * (kGh - 1);
     const int iy = std::min(kGh - 2, static_cast<int>(fy));
     const float ty = fy - iy;
-    for (int i = 0; i < kGw; ++i)
-      for (int c = 0; c < 3; ++c) row_off[i * 3 + c] = grid[iy][i][c] + ty * (grid[iy + 1][i][c] - grid[iy][i][c]);
-    const float ny = static_cast<float>(y) / h - 0.5f;
-    for (int x = 0; x < w; ++x) {
-      const float fx = static_cast<float>(x) / std::max(1, w - 1) * (kGw - 1);
-      const int ix = std::min(kGw - 2, static_cast<int>(fx));
-      const float tx = fx - ix;
-      const float t = std::clamp(0.5f + (static_cast<float>(x) / w - 0.5f) * gx + ny * gy, 0.0f, 1.0f);
-      uint8_t* p = img.at(x, y);
+    const float row_t = 0.5f + (static_cast<float>(y) / h - 0.5f) * gy;
+    uint8_t* p = img.at(0, y);
+    for (int i = 0; i + 1 < kGw; ++i) {
+      const int x0 = static_cast<int>(std::ceil(i * cell_w));
+      const int x1 = i + 2 == kGw ? w : static_cast<int>(std::ceil((i + 1) * cell_w));
+      float v[3], dv[3];
       for (int c = 0; c < 3; ++c) {
-        const float off = row_off[ix * 3 + c] + tx * (row_off[(ix + 1) * 3 + c] - row_off[ix * 3 + c]);
-        p[c] = static_cast<uint8_t>(std::clamp(a[c] + t * (b[c] - a[c]) + off, 0.0f, 255.0f));
+        const float left = grid[iy][i][c] + ty * (grid[iy + 1][i][c] - grid[iy][i][c]);
+        const float right = grid[iy][i + 1][c] + ty * (grid[iy + 1][i + 1][c] - grid[iy][i + 1][c]);
+        const float off_slope = (right - left) / cell_w;
+        const float t0 = row_t + (static_cast<float>(x0) / w - 0.5f) * gx, t_slope = gx / w;
+        v[c] = a[c] + t0 * (b[c] - a[c]) + left + off_slope * (x0 - i * cell_w) + 0.5f;
+        dv[c] = t_slope * (b[c] - a[c]) + off_slope;
+      }
+      for (int x = x0; x < x1; ++x, p += 3) {
+        for (int c = 0; c < 3; ++c) {
+          p[c] = static_cast<uint8_t>(std::clamp(v[c], 0.0f, 255.0f));
+          v[c] += dv[c];
+        }
       }
     }
   }
@@ -116,36 +127,19 @@ void paint_background(Canvas& canvas, Rng& r, Difficulty difficulty, float scale
 void apply_camera_effects(Image& img, Rng& r, Difficulty difficulty) {
   const float strength = difficulty == Difficulty::easy ? 0.5f : difficulty == Difficulty::normal ? 1.0f : 1.5f;
   const int w = img.width, h = img.height;
-  // Lighting: gain varies linearly over the picture (a light on one side), with contrast about mid
-  // grey and a colour cast per channel.
-  const float g0 = r.u(1 - 0.25f * strength, 1 + 0.15f * strength);
-  const float gx = r.u(-0.4f, 0.4f) * strength / std::max(1, w), gy = r.u(-0.4f, 0.4f) * strength / std::max(1, h);
-  const float contrast = r.u(1 - 0.2f * strength, 1 + 0.15f * strength);
-  float cast[3];
-  for (float& c : cast) c = r.u(1 - 0.08f * strength, 1 + 0.08f * strength);
-  for (int y = 0; y < h; ++y) {
-    uint8_t* p = img.at(0, y);
-    for (int x = 0; x < w; ++x, p += 3) {
-      const float gain = g0 + gx * (x - 0.5f * w) + gy * (y - 0.5f * h);
-      for (int c = 0; c < 3; ++c) {
-        const float v = ((p[c] - 128.0f) * contrast + 128.0f) * gain * cast[c];
-        p[c] = static_cast<uint8_t>(std::min(255.0f, std::max(0.0f, v) + 0.5f));
-      }
-    }
-  }
+  const size_t stride = static_cast<size_t>(w) * 3;
   // Defocus or motion: a [1 2 1] / 4 blur, separable, once or twice.
   const int passes = r.chance(0.35f * strength) ? (r.chance(0.3f * strength) ? 2 : 1) : 0;
-  std::vector<uint8_t> tmp(img.pixels.size());
+  std::vector<uint8_t> tmp(passes > 0 ? img.pixels.size() : 0);
   for (int pass = 0; pass < passes; ++pass) {
-    const size_t stride = static_cast<size_t>(w) * 3;
     for (int y = 0; y < h; ++y) {
       const uint8_t* s = img.pixels.data() + y * stride;
       uint8_t* d = tmp.data() + y * stride;
-      for (int x = 0; x < w; ++x)
-        for (int c = 0; c < 3; ++c) {
-          const int l = s[std::max(0, x - 1) * 3 + c], m = s[x * 3 + c], rr = s[std::min(w - 1, x + 1) * 3 + c];
-          d[x * 3 + c] = static_cast<uint8_t>((l + 2 * m + rr + 2) >> 2);
-        }
+      for (int c = 0; c < 3; ++c) {
+        d[c] = static_cast<uint8_t>((3 * s[c] + s[std::min(w - 1, 1) * 3 + c] + 2) >> 2);
+        d[stride - 3 + c] = static_cast<uint8_t>((3 * s[stride - 3 + c] + s[std::max(0, w - 2) * 3 + c] + 2) >> 2);
+      }
+      for (size_t i = 3; i + 3 < stride; ++i) d[i] = static_cast<uint8_t>((s[i - 3] + 2 * s[i] + s[i + 3] + 2) >> 2);
     }
     for (int y = 0; y < h; ++y) {
       const uint8_t* up = tmp.data() + std::max(0, y - 1) * stride;
@@ -155,18 +149,50 @@ void apply_camera_effects(Image& img, Rng& r, Difficulty difficulty) {
       for (size_t i = 0; i < stride; ++i) d[i] = static_cast<uint8_t>((up[i] + 2 * mid[i] + down[i] + 2) >> 2);
     }
   }
-  // Sensor noise: triangular (the sum of two uniform bytes), amplitude up to about 10 levels.
+  // Lighting: gain varies linearly over the picture (a light on one side), with contrast about mid
+  // grey and a colour cast per channel, so out = in * a + b with a and b known per row position;
+  // then sensor noise, triangular (the sum of two uniform bytes), amplitude up to about 10 levels.
+  // Written as flat loops over a row's bytes so that the compiler vectorises them.
+  const float g0 = r.u(1 - 0.25f * strength, 1 + 0.15f * strength);
+  const float gx = r.u(-0.4f, 0.4f) * strength / std::max(1, w), gy = r.u(-0.4f, 0.4f) * strength / std::max(1, h);
+  const float contrast = r.u(1 - 0.2f * strength, 1 + 0.15f * strength);
+  float slope[3], offset[3];
+  for (int c = 0; c < 3; ++c) {
+    const float cast = r.u(1 - 0.08f * strength, 1 + 0.08f * strength);
+    slope[c] = contrast * cast;
+    offset[c] = 128.0f * (1 - contrast) * cast + 0.5f;  // + 0.5: rounding
+  }
   const int amp = static_cast<int>(r.u(0, 7) * strength);
-  if (amp > 0) {
-    PixelRng noise(static_cast<uint64_t>(r.g.next_u64()));
-    uint8_t* p = img.pixels.data();
-    const size_t n = img.pixels.size();
-    for (size_t i = 0; i < n;) {
-      uint64_t bits = noise.next();
-      for (int k = 0; k < 4 && i < n; ++k, ++i, bits >>= 16) {
-        const int t = static_cast<int>(bits & 0xff) + static_cast<int>((bits >> 8) & 0xff) - 255;  // [-255, 255]
-        p[i] = static_cast<uint8_t>(std::clamp(p[i] + t * amp / 255, 0, 255));
+  // Four independent streams, so that the generator's serial dependency does not set the pace.
+  PixelRng noise[4] = {PixelRng(r.g.next_u64()), PixelRng(r.g.next_u64()), PixelRng(r.g.next_u64()),
+                       PixelRng(r.g.next_u64())};
+  std::vector<float> slope_c(stride), offset_c(stride), slope_x(stride), offset_x(stride), a(stride), b(stride);
+  for (size_t i = 0; i < stride; ++i) {
+    const float gain_x = gx * (static_cast<float>(i / 3) - 0.5f * w);
+    slope_c[i] = slope[i % 3];
+    offset_c[i] = offset[i % 3];
+    slope_x[i] = slope_c[i] * gain_x;
+    offset_x[i] = offset_c[i] * gain_x;
+  }
+  std::vector<uint8_t> bytes(2 * stride + 32, 0);
+  for (int y = 0; y < h; ++y) {
+    const float gain_y = g0 + gy * (y - 0.5f * h);
+    for (size_t i = 0; i < stride; ++i) {
+      a[i] = slope_c[i] * gain_y + slope_x[i];
+      b[i] = offset_c[i] * gain_y + offset_x[i];
+    }
+    if (amp > 0) {
+      for (size_t i = 0; i < 2 * stride; i += 32) {
+        uint64_t v[4];
+        for (int k = 0; k < 4; ++k) v[k] = noise[k].next();
+        std::memcpy(bytes.data() + i, v, 32);
       }
+    }
+    uint8_t* p = img.at(0, y);
+    for (size_t i = 0; i < stride; ++i) {
+      const int n = (((bytes[2 * i] + bytes[2 * i + 1]) - 255) * amp + 128) >> 8;
+      const int v = static_cast<int>(p[i] * a[i] + b[i]) + n;
+      p[i] = static_cast<uint8_t>(std::clamp(v, 0, 255));
     }
   }
 }

@@ -18,7 +18,6 @@ void Canvas::fill(float x0, float y0, float x1, float y1, const Paint& paint, ui
   const int iy0 = std::max(0, static_cast<int>(std::floor(y0 - 1)));
   const int ix1 = std::min(width_ - 1, static_cast<int>(std::ceil(x1 + 1)));
   const int iy1 = std::min(height_ - 1, static_cast<int>(std::ceil(y1 + 1)));
-  Extent& ext = extents_[tag];
   for (int y = iy0; y <= iy1; ++y) {
     for (int x = ix0; x <= ix1; ++x) {
       const float px = static_cast<float>(x), py = static_cast<float>(y);
@@ -45,10 +44,6 @@ void Canvas::fill(float x0, float y0, float x1, float y1, const Paint& paint, ui
         const size_t i = static_cast<size_t>(y) * width_ + x;
         tag_[i] = tag;
         depth_[i] = z;
-        ext.x0 = std::min(ext.x0, x);
-        ext.y0 = std::min(ext.y0, y);
-        ext.x1 = std::max(ext.x1, x);
-        ext.y1 = std::max(ext.y1, y);
       }
     }
   }

@@ -47,12 +47,10 @@ class Canvas {
   // Convex polygon (either winding) grown by `radius` (rounded corners), at one depth.
   void polygon(const Vec2* pts, int n, float radius, float z, const Paint& paint, uint8_t tag);
 
-  // Pixels each tag has covered so far (centre inside the shape), including pixels painted over
-  // later: the extent of a person's whole drawn silhouette. Empty boxes have x0 > x1.
+  // A pixel box, inclusive; empty while x0 > x1.
   struct Extent {
     int x0 = 1 << 30, y0 = 1 << 30, x1 = -1, y1 = -1;
   };
-  const Extent& extent(uint8_t tag) const { return extents_[tag]; }
 
  private:
   // Visits the pixels of a box and paints where sdf(px, py) < 0.5 (anti-aliased over one pixel).
@@ -65,7 +63,6 @@ class Canvas {
   Image image_;
   std::vector<uint8_t> tag_;
   std::vector<float> depth_;
-  std::array<Extent, 256> extents_{};
 };
 
 }  // namespace wb::data::synth

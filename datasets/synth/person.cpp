@@ -496,6 +496,13 @@ Person sample_person(Generator& gen, Difficulty diff) {
     skull.order = hc.z;
     shapes.push_back(skull);
     for (int k : {kLeftEar, kRightEar}) shapes.push_back(ellipse(P[k], 0.06f, 0.1f, angle, skin));
+    // Seen from the front, hair covers the top of the skull down to above the brows (some people
+    // are bald); it sits between the skull and the face's features.
+    if (facing > 0 && r.chance(0.85f)) {
+      Shape cap = ellipse(hc + head * Vec3{0, -0.37f, 0.12f}, rx * r.u(0.9f, 1.02f), r.u(0.12f, 0.2f), angle, hair);
+      cap.order = hc.z + 0.0005f;
+      shapes.push_back(cap);
+    }
     if (facing > 0) {
       float order = hc.z + 0.001f;
       auto on_face = [&](Shape sh) {

@@ -77,7 +77,7 @@ void draw_occluder(Canvas& canvas, const Occluder& o) {
   }
 }
 
-// A point counts as seen when a pixel within one of it shows this person's surface at (or behind,
+// A point counts as seen when a pixel within one pixel of it shows this person's surface at (or behind,
 // up to the part's thickness) the point's depth. The one-pixel tolerance keeps fingertips and
 // features of small people, which may fall between pixel centres, visible.
 bool seen(const Canvas& canvas, uint8_t tag, const Vec3& q, float slack) {
@@ -105,6 +105,31 @@ struct Silhouette {
   int64_t area = 0;
   Canvas::Extent extent;
 };
+
+// The person's visible pixels as COCO's uncompressed RLE (column-major runs, background first).
+// Only the silhouette's extent is scanned: every pixel outside it is background.
+std::vector<int64_t> silhouette_rle(const Canvas& canvas, uint8_t tag, const Canvas::Extent& e) {
+  const int64_t H = canvas.height();
+  std::vector<int64_t> rle;
+  int64_t last = 0;  // pixel index where the current run began
+  bool inside = false;
+  auto flip = [&](int64_t at) {
+    rle.push_back(at - last);
+    last = at;
+    inside = !inside;
+  };
+  for (int x = e.x0; x <= e.x1; ++x) {
+    for (int y = e.y0; y <= e.y1; ++y) {
+      if ((canvas.tag(x, y) == tag) != inside) flip(x * H + y);
+    }
+    // The next pixel in column-major order lies outside the extent unless the extent spans whole
+    // columns and this is not its last one.
+    const bool next_in_extent = e.y0 == 0 && e.y1 == H - 1 && x < e.x1;
+    if (inside && !next_in_extent) flip(x * H + e.y1 + 1);
+  }
+  rle.push_back(static_cast<int64_t>(canvas.width()) * H - last);
+  return rle;
+}
 
 PersonAnnotation annotate(const Person& p, uint8_t tag, const Silhouette& sil, const Canvas& canvas) {
   PersonAnnotation a;
@@ -144,6 +169,7 @@ PersonAnnotation annotate(const Person& p, uint8_t tag, const Silhouette& sil, c
   }
   a.bbox = {x0, y0, round2(x1 - x0), round2(y1 - y0)};
   a.area = static_cast<double>(sil.area);
+  a.segmentation_rle = silhouette_rle(canvas, tag, sil.extent);
   return a;
 }
 
@@ -238,7 +264,7 @@ std::vector<PersonBox> detector_boxes(const std::vector<PersonAnnotation>& peopl
   auto add = [&](double x0, double y0, double x1, double y1, double score) {
     x0 = std::clamp(x0, 0.0, width - 1.0), x1 = std::clamp(x1, x0 + 1, static_cast<double>(width));
     y0 = std::clamp(y0, 0.0, height - 1.0), y1 = std::clamp(y1, y0 + 1, static_cast<double>(height));
-    out.push_back({image_id, 1, {round2(x0), round2(y0), round2(x1 - x0), round2(y1 - y0)}, round2(score * 1000) / 1000});
+    out.push_back({image_id, 1, {round2(x0), round2(y0), round2(x1 - x0), round2(y1 - y0)}, std::round(score * 1000) / 1000});
   };
   for (const PersonAnnotation& a : people) {
     const Box& b = a.bbox;

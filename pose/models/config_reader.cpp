@@ -75,6 +75,13 @@ void ConfigReader::get(const std::string& key, std::vector<int64_t>& out) {
   out = std::move(r);
 }
 
+void ConfigReader::get(const std::string& key, nlohmann::json& out) {
+  const nlohmann::json* v = find(key);
+  if (!v) return;
+  if (!v->is_object()) fail_field(key, std::string("expected an object, got ") + v->type_name());
+  out = *v;
+}
+
 void ConfigReader::finish() const {
   for (const auto& [key, value] : j_.items()) {
     if (!seen_.count(key)) fail(where_, ": unknown field \"", key, "\"");

@@ -7,12 +7,16 @@
 
 namespace wb::pose {
 
-std::shared_ptr<TopDownModel> build_model(const nlohmann::json& config, const std::string& where) {
+std::string model_type(const nlohmann::json& config, const std::string& where) {
   check(config.is_object(), where, ": a model config must be a JSON object, got ", config.type_name());
   const auto type = config.find("type");
-  check(type != config.end() && type->is_string(), where, ": field \"type\" must name the model (\"hrnet\" or ",
-        "\"simplebaseline\")");
-  const std::string name = type->get<std::string>();
+  check(type != config.end() && type->is_string(), where, ": field \"type\" must name the model (\"hrnet\", ",
+        "\"simplebaseline\" or \"zoomnet\")");
+  return type->get<std::string>();
+}
+
+std::shared_ptr<TopDownModel> build_model(const nlohmann::json& config, const std::string& where) {
+  const std::string name = model_type(config, where);
   if (name == "hrnet") {
     const HRNetConfig c = hrnet_config_from_json(config, where);
     HeatmapHeadOptions h;
@@ -32,6 +36,10 @@ std::shared_ptr<TopDownModel> build_model(const nlohmann::json& config, const st
     h.deconv_kernels = c.deconv_kernels;
     return std::make_shared<TopDownModel>(backbone, std::make_shared<HeatmapHead>(h), c.num_keypoints,
                                           c.input_size, BackboneInit::KaimingNormal);
+  }
+  if (name == "zoomnet") {
+    fail(where, ": a \"zoomnet\" config is not a single top-down model (build_zoomnet builds it); this use "
+         "needs one");
   }
   fail(where, ": field \"type\": unknown model \"", name, "\" (expected \"hrnet\" or \"simplebaseline\")");
 }

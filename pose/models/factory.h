@@ -1,6 +1,8 @@
 // Building a top-down model from its JSON config (configs/*.json). The field "type" picks the
 // model: "hrnet" (pose/models/hrnet.h) or "simplebaseline" (pose/models/simple_baseline.h); the
-// other fields are that config's, each defaulted, unknown ones an error naming them.
+// other fields are that config's, each defaulted, unknown ones an error naming them. A "zoomnet"
+// config is not a single top-down model: build_zoomnet() (pose/models/zoomnet.h) builds it, and
+// model_type() tells a program which builder to call.
 #pragma once
 #include <memory>
 #include <string>
@@ -11,6 +13,8 @@
 
 namespace wb::pose {
 
+// The config's "type" (error naming `where` when absent or not a string).
+std::string model_type(const nlohmann::json& config, const std::string& where);
 // `where` names the source in errors. The weights are zero until init_weights() or a load.
 std::shared_ptr<TopDownModel> build_model(const nlohmann::json& config, const std::string& where);
 // Reads and parses the file; errors name it.

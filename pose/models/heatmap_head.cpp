@@ -88,6 +88,10 @@ void init_tree(nn::Module& root, Generator& gen, bool kaiming) {
 
 }  // namespace
 
+void init_module_weights(nn::Module& root, Generator& gen, BackboneInit init) {
+  init_tree(root, gen, init == BackboneInit::KaimingNormal);
+}
+
 void TopDownModel::init_weights(Generator& gen) {
   init_tree(*backbone, gen, init_ == BackboneInit::KaimingNormal);
   init_tree(*head, gen, false);

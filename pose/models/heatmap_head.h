@@ -38,6 +38,10 @@ class HeatmapHead : public nn::Module {
 // N(0, 0.001^2) (the official HRNet and MMPose's HRNet).
 enum class BackboneInit { KaimingNormal, Normal001 };
 
+// Every conv, deconv and BN under `root` initialised as TopDownModel::init_weights does for a
+// backbone of that kind (heads use Normal001).
+void init_module_weights(nn::Module& root, Generator& gen, BackboneInit init);
+
 // A backbone producing one feature map, and a head turning it into K heatmaps at stride 4.
 class TopDownModel : public nn::Module {
  public:

@@ -17,6 +17,13 @@ std::vector<int64_t> HRNetConfig::branch_channels(int stage) const {
 
 int64_t HRNetConfig::out_channels() const { return v2() ? width * 15 : width; }
 
+int64_t HRNetConfig::feature_channels(int stage) const {
+  check(stage >= 0 && stage <= 4, "HRNet: feature stage ", stage, " is not 0-4");
+  if (stage == 0) return stem_channels;
+  if (stage == 1) return stage1_channels * expansion(BlockKind::Bottleneck);
+  return width;
+}
+
 void HRNetConfig::validate(const std::string& where) const {
   auto positive = [&](const char* field, int64_t v) {
     check(v > 0, where, ": field \"", field, "\" must be positive, got ", v);
@@ -48,6 +55,7 @@ HRNetConfig hrnet_config_from_json(const nlohmann::json& j, const std::string& w
   r.get("num_modules", c.num_modules);
   r.get("num_blocks", c.num_blocks);
   r.get("head", c.head);
+  r.get("stem", c.stem);
   r.finish();
   c.validate(where);
   return c;
@@ -58,7 +66,7 @@ nlohmann::json to_json(const HRNetConfig& c) {
           {"input_size", c.input_size}, {"width", c.width},
           {"stem_channels", c.stem_channels}, {"stage1_blocks", c.stage1_blocks},
           {"stage1_channels", c.stage1_channels}, {"num_modules", c.num_modules},
-          {"num_blocks", c.num_blocks}, {"head", c.head}};
+          {"num_blocks", c.num_blocks}, {"head", c.head}, {"stem", c.stem}};
 }
 
 namespace {
@@ -144,10 +152,12 @@ std::vector<Tensor> HRModule::forward_branches(const std::vector<Tensor>& xs) {
 
 HRNet::HRNet(const HRNetConfig& cfg) : cfg_(cfg) {
   cfg_.validate("HRNetConfig");
-  conv1 = register_module("conv1", make_conv(3, cfg.stem_channels, 3, 2));
-  bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(cfg.stem_channels));
-  conv2 = register_module("conv2", make_conv(cfg.stem_channels, cfg.stem_channels, 3, 2));
-  bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(cfg.stem_channels));
+  if (cfg.stem) {
+    conv1 = register_module("conv1", make_conv(3, cfg.stem_channels, 3, 2));
+    bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(cfg.stem_channels));
+    conv2 = register_module("conv2", make_conv(cfg.stem_channels, cfg.stem_channels, 3, 2));
+    bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(cfg.stem_channels));
+  }
   layer1 = register_module("layer1", make_res_layer(BlockKind::Bottleneck, cfg.stem_channels, cfg.stage1_channels,
                                                     cfg.stage1_blocks));
   std::vector<int64_t> pre{cfg.stage1_channels * expansion(BlockKind::Bottleneck)};
@@ -164,13 +174,23 @@ HRNet::HRNet(const HRNetConfig& cfg) : cfg_(cfg) {
   }
 }
 
-std::vector<Tensor> HRNet::forward_branches(const Tensor& x) {
-  check(x.dim() == 4 && x.size(1) == 3 && x.size(2) % 32 == 0 && x.size(3) % 32 == 0, "HRNet: input ", x.str(),
-        " must be [N, 3, H, W] with H and W divisible by 32 (the four branches halve it three times after the "
-        "stride-4 stem)");
-  Tensor y = bn1->forward_relu((*conv1)(x));
-  y = bn2->forward_relu((*conv2)(y));
+std::vector<Tensor> HRNet::forward_branches(const Tensor& x, FeatureTaps* taps) {
+  Tensor y;
+  if (cfg_.stem) {
+    check(x.dim() == 4 && x.size(1) == 3 && x.size(2) % 32 == 0 && x.size(3) % 32 == 0, "HRNet: input ", x.str(),
+          " must be [N, 3, H, W] with H and W divisible by 32 (the four branches halve it three times after the "
+          "stride-4 stem)");
+    y = bn1->forward_relu((*conv1)(x));
+    y = bn2->forward_relu((*conv2)(y));
+  } else {
+    check(x.dim() == 4 && x.size(1) == cfg_.stem_channels && x.size(2) % 8 == 0 && x.size(3) % 8 == 0,
+          "HRNet without stem: input ", x.str(), " must be [N, ", cfg_.stem_channels,
+          ", H, W] with H and W divisible by 8 (the four branches halve it three times)");
+    y = x;
+  }
+  if (taps) (*taps)[0] = y;
   std::vector<Tensor> xs{(*layer1)(y)};
+  if (taps) (*taps)[1] = xs.front();
   for (int s = 0; s < 3; ++s) {
     std::vector<Tensor> ins;
     for (size_t i = 0; i < transitions[s]->size(); ++i) {
@@ -182,12 +202,13 @@ std::vector<Tensor> HRNet::forward_branches(const Tensor& x) {
       ins = static_cast<HRModule&>(*(*stages[s])[m]).forward_branches(ins);
     }
     xs = std::move(ins);
+    if (taps) (*taps)[s + 2] = xs.front();
   }
   return xs;
 }
 
-Tensor HRNet::forward(const Tensor& x) {
-  std::vector<Tensor> feats = forward_branches(x);
+Tensor HRNet::forward_tapped(const Tensor& x, FeatureTaps* taps) {
+  std::vector<Tensor> feats = forward_branches(x, taps);
   return cfg_.v2() ? concat_resized(feats) : feats.front();
 }
 

@@ -2,6 +2,8 @@
 // MMPose 1.x build it: stem (two 3x3 s2 convs), layer1 of Bottlenecks, transitions, stages 2-4 of
 // HRModules, each module = branches of BasicBlocks + fuse layers (j > i: 1x1 conv + BN + nearest
 // upsampling; j < i: chain of 3x3 s2 convs; sum, ReLU). Branch widths C, 2C, 4C, 8C.
+// Without the stem (stem = false: ZoomNet's FaceHead and HandHead, spec/zoomnas.md §2.1) the
+// network starts at layer1 on a [N, stem_channels, H, W] feature map and keeps its resolution.
 // Parameter names equal MMPose's (backbone.stage2.0.fuse_layers.0.1.0.weight, ...).
 #pragma once
 #include <array>
@@ -29,9 +31,14 @@ struct HRNetConfig {
   std::array<int64_t, 3> num_modules{1, 4, 3};
   std::array<int64_t, 3> num_blocks{4, 4, 4};  // BasicBlocks per branch in stages 2, 3, 4
   std::string head = "heatmap";                 // "heatmap" or "v2"
+  bool stem = true;  // false: no conv1/conv2, the input is a stem_channels-wide feature map
+
+  int64_t stride() const { return stem ? 4 : 1; }  // input pixels per output pixel
 
   std::vector<int64_t> branch_channels(int stage) const;  // stage 2..4: C * 2^b for b < stage
   int64_t out_channels() const;  // channels of the representation: C, or 15C for "v2"
+  // Channels of feature stage 0-4's highest-resolution output (what HRNet::forward_branches taps).
+  int64_t feature_channels(int stage) const;
   bool v2() const { return head == "v2"; }
   // Positive sizes, a known head; errors name the field.
   void validate(const std::string& where) const;
@@ -59,13 +66,18 @@ class HRNet : public nn::Module {
  public:
   explicit HRNet(const HRNetConfig& cfg);
   std::string type_name() const override { return "HRNet"; }
-  // The outputs of the last module: the top branch only, or all four for "v2".
-  std::vector<Tensor> forward_branches(const Tensor& x);
+  // The outputs of the last module: the top branch only, or all four for "v2". With `taps` set,
+  // (*taps)[s] receives the highest-resolution output of feature stage s on the way: 0 the stem,
+  // 1 layer1, 2-4 stages 2-4 (spec/zoomnas.md Table 2's numbering; ZoomNet's connection).
+  using FeatureTaps = std::array<Tensor, 5>;
+  std::vector<Tensor> forward_branches(const Tensor& x, FeatureTaps* taps = nullptr);
+  // The representation the head reads (see HRNetConfig), with the taps as above.
+  Tensor forward_tapped(const Tensor& x, FeatureTaps* taps);
   // The representation the head reads (see HRNetConfig): [N, out_channels, H/4, W/4].
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x) override { return forward_tapped(x, nullptr); }
   const HRNetConfig& config() const { return cfg_; }
 
-  std::shared_ptr<nn::Conv2d> conv1, conv2;
+  std::shared_ptr<nn::Conv2d> conv1, conv2;  // null without the stem
   std::shared_ptr<nn::BatchNorm2d> bn1, bn2;
   std::shared_ptr<nn::Sequential> layer1;
   std::array<std::shared_ptr<ModuleList>, 3> transitions;  // transition1..3
