@@ -18,14 +18,14 @@ rm -rf "$demo"
 mkdir -p "$demo"
 echo "== generating a synthetic COCO-WholeBody set in $demo/data"
 "$bin/wbpose-synth" --out "$demo/data" --train "${DEMO_TRAIN:-800}" --val 100 --seed 1 --size 320x240 \
-  --difficulty easy --preview 2>/dev/null
+  --difficulty easy --preview
 
-echo "== training $config on the CPU (Ctrl-C stops it with a checkpoint; add --resume to continue)"
+echo "== training $config on the CPU (Ctrl-C ends the training early, with a checkpoint; the demo goes on)"
 "$bin/wbpose-train" --config "$config" --data "$demo/data" --out "$demo/run" --device cpu "$@"
 
 echo "== evaluating $demo/run/latest.safetensors on the validation set (ground-truth boxes, flip test)"
 "$bin/wbpose-eval" run --config "$config" --checkpoint "$demo/run/latest.safetensors" --data "$demo/data" \
-  --gt-boxes --flip-test --out "$demo/eval" 2>/dev/null | tee "$demo/table.txt"
+  --gt-boxes --flip-test --out "$demo/eval" | tee "$demo/table.txt"
 
 # wbpose-infer takes boxes per image file name: the generator's detector boxes of six validation
 # images, scored 0.5 or more.
@@ -42,7 +42,7 @@ for b in json.load(open(f"{data}/person_boxes_val.json")):
 json.dump(boxes, open(out, "w"))
 EOF
 "$bin/wbpose-infer" --config "$config" --checkpoint "$demo/run/latest.safetensors" "${images[@]}" \
-  --boxes "$demo/boxes.json" --out "$demo/pictures" --threshold 0.2 2>/dev/null
+  --boxes "$demo/boxes.json" --out "$demo/pictures" --threshold 0.2
 
 echo
 echo "AP on the synthetic validation set (OKS, per part):"

@@ -49,7 +49,13 @@ std::vector<double> ticks(double lo, double hi, int count) {
 
 std::string label(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", std::abs(v) < 1e-12 ? 0.0 : v);
+  if (std::abs(v) < 1e-12) v = 0;
+  // Iterations print in full ("1500", not "1.5e+03"); fractions with three significant digits.
+  if (v == std::round(v) && std::abs(v) < 1e9) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+  }
   return buf;
 }
 

@@ -14,9 +14,9 @@
 #include "datasets/loader.h"
 #include "nn/checkpoint.h"
 #include "nn/optimizer.h"
-#include "pose/keypoints.h"
 #include "pose/models/factory.h"
 #include "tasks/metrics_log.h"
+#include "tasks/model_spec.h"
 #include "tasks/plot.h"
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
@@ -40,13 +40,6 @@ std::string format_duration(double s) {
     std::snprintf(buf, sizeof buf, "%lldm%02llds", t / 60, t % 60);
   }
   return buf;
-}
-
-const pose::KeypointSet& keypoint_set(int64_t num_keypoints, const std::string& where) {
-  if (num_keypoints == 133) return pose::coco_wholebody();
-  if (num_keypoints == 17) return pose::coco_body();
-  fail(where, ": num_keypoints ", num_keypoints, " is neither 133 (COCO-WholeBody) nor 17 (COCO): no dataset ",
-       "to train it on");
 }
 
 // The training set, checked before anything is written.
@@ -126,7 +119,7 @@ class Run {
 
 void Run::prepare() {
   model_ = pose::build_model(cfg_.model, cfg_.model_where);
-  const pose::KeypointSet& kps = keypoint_set(model_->num_keypoints(), cfg_.model_where);
+  const pose::KeypointSet& kps = keypoint_set_for(model_->num_keypoints(), cfg_.model_where);
   dataset_ = std::make_unique<data::TopDownDataset>(training_instances(cfg_, model_->num_keypoints()), kps,
                                                     cfg_.topdown);
   iters_per_epoch_ = dataset_->size() / cfg_.optim.batch_size;
@@ -288,8 +281,7 @@ TrainResult Run::go() {
   result_.epochs_completed = progress_.epoch;
   result_.iterations = progress_.iteration;
   if (train_seconds_ > 0) {
-    result_.images_per_s =
-        static_cast<double>(trained_iters_ * cfg_.optim.batch_size) / train_seconds_;
+    result_.images_per_s = static_cast<double>(trained_iters_ * cfg_.optim.batch_size) / train_seconds_;
   }
   return result_;
 }
