@@ -78,11 +78,13 @@ std::pair<Tensor, Tensor> fold_bn(const Tensor& weight, const Tensor& bias, cons
                var = host(bn.running_var);
   const Tensor b = bias.defined() ? host(bias) : Tensor();
   Tensor wf = Tensor::empty(weight.shape(), DType::F64), bf = Tensor::empty({o}, DType::F64);
+  const double *pw = w.data<double>(), *pg = g.data<double>(), *pbeta = beta.data<double>(),
+               *pm = mean.data<double>(), *pv = var.data<double>(), *pb = b.defined() ? b.data<double>() : nullptr;
+  double *pwf = wf.data<double>(), *pbf = bf.data<double>();
   for (int64_t oc = 0; oc < o; ++oc) {
-    const double s = g.data<double>()[oc] / std::sqrt(var.data<double>()[oc] + bn.params().eps);
-    for (int64_t i = 0; i < per; ++i) wf.data<double>()[oc * per + i] = w.data<double>()[oc * per + i] * s;
-    const double b0 = b.defined() ? b.data<double>()[oc] : 0.0;
-    bf.data<double>()[oc] = (b0 - mean.data<double>()[oc]) * s + beta.data<double>()[oc];
+    const double s = pg[oc] / std::sqrt(pv[oc] + bn.params().eps);
+    for (int64_t i = 0; i < per; ++i) pwf[oc * per + i] = pw[oc * per + i] * s;
+    pbf[oc] = ((pb ? pb[oc] : 0.0) - pm[oc]) * s + pbeta[oc];
   }
   return {wf.to(weight.dtype()).to(weight.device()), bf.to(weight.dtype()).to(weight.device())};
 }
