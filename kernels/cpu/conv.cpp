@@ -423,12 +423,10 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
   dispatch_float(x.dtype(), "conv2d", [&](auto t) {
     using T = decltype(t);
     const Geom g = make_geom(x.shape(), y.shape(), w.shape(), p);
-    if constexpr (std::is_same_v<T, float>) {
-      if (g.direct3x3()) {
-        conv3x3_direct(x.data<float>(), w.data<float>(), bias.defined() ? bias.data<float>() : nullptr, p.relu, g.n,
-                       g.c, g.h, g.w, g.o, y.data<float>());
-        return;
-      }
+    if (std::is_same_v<T, float> && g.direct3x3()) {
+      conv3x3_direct(x.data<float>(), w.data<float>(), bias.defined() ? bias.data<float>() : nullptr, p.relu, g.n, g.c,
+                     g.h, g.w, g.o, y.data<float>());
+      return;
     }
     forward(g, x.data<T>(), w.data<T>(), y.data<T>());
     if (bias.defined()) add_bias<T>(bias, y);
@@ -441,12 +439,8 @@ void conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const C
     using T = decltype(t);
     const Geom geom = make_geom(x.shape(), dy.shape(), w.shape(), p);
     if (g.dx.defined()) {
-      if constexpr (std::is_same_v<T, float>) {
-        if (geom.direct3x3()) {
-          backward_data_direct3x3(geom, dy.data<float>(), w.data<float>(), g.dx.data<float>());
-        } else {
-          backward_data(geom, dy.data<T>(), w.data<T>(), g.dx.data<T>());
-        }
+      if (std::is_same_v<T, float> && geom.direct3x3()) {
+        backward_data_direct3x3(geom, dy.data<float>(), w.data<float>(), g.dx.data<float>());
       } else {
         backward_data(geom, dy.data<T>(), w.data<T>(), g.dx.data<T>());
       }
