@@ -2,6 +2,7 @@
 
 #include "autograd/node.h"
 #include "kernels/linear.h"
+#include "tensor/error.h"
 
 namespace wb::ops {
 
@@ -23,8 +24,11 @@ Wanted wanted(const Tensor& x, const Tensor& w, const Tensor& bias) {
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const k::Conv2dParams& p) {
+  const bool grad = needs_grad({&x, &w, &bias});
+  check(!(grad && p.relu), "conv2d: the fused ReLU (Conv2dParams::relu) has no backward; apply ops::relu when a "
+        "gradient is recorded");
   Tensor y = k::conv2d_forward(x, w, bias, p);
-  if (needs_grad({&x, &w, &bias})) {
+  if (grad) {
     record("conv2d", {x, w, bias}, {&y},
            [x = x.detach(), w = w.detach(), p, need = wanted(x, w, bias)](const Grads& g) -> Grads {
              k::ConvGrads r = k::conv2d_backward(g[0], x, w, p, need.x, need.w, need.b);

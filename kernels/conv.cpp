@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "kernels/common.h"
+#include "kernels/elementwise.h"
 
 namespace wb::kernels {
 
@@ -126,7 +127,7 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in
   if (x.is_cuda()) {
     check_cuda_f32("conv2d", x);
     cuda::conv2d_forward(x, w, b, p, y);
-    return y;
+    return p.relu ? relu_forward(y) : y;  // the CUDA kernels have no fused ReLU (yet)
   }
 #endif
   cpu::conv2d_forward(x, w, b, p, y);
@@ -160,6 +161,7 @@ ConvGrads conv2d_backward(const Tensor& dy_in, const Tensor& x_in, const Tensor&
 
 Tensor conv_transpose2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
                                 const Conv2dParams& p_in) {
+  check(!p_in.relu, "conv_transpose2d: the fused ReLU (Conv2dParams::relu) is for conv2d_forward only");
   check_conv_transpose2d("conv_transpose2d", x_in, w_in, b_in, p_in);
   const auto [ho, wo] = conv_transpose2d_output_hw(x_in.shape(), w_in.shape(), p_in);
   const Tensor x = x_in.contiguous(), w = w_in.contiguous();

@@ -22,6 +22,9 @@ struct Conv2dParams {
   std::array<int64_t, 2> output_padding{0, 0};  // transposed conv only
   int64_t groups = 1;
   ConvAlgo algo = ConvAlgo::Default;
+  // conv2d_forward only: a ReLU on the output (after the bias), fused into the store where the
+  // backend can. Not differentiable: ops::conv2d refuses it when a gradient would be recorded.
+  bool relu = false;
 };
 
 struct ConvGrads { Tensor dx, dw, db; };  // each undefined unless asked for

@@ -1,6 +1,7 @@
 #include "nn/layers.h"
 
 #include <cmath>
+#include <utility>
 
 #include "autograd/node.h"
 #include "autograd/ops_basic.h"
@@ -62,6 +63,46 @@ Conv2d::Conv2d(const Conv2dOptions& o) : options_(o) {
 Tensor Conv2d::forward(const Tensor& x) {
   const auto& o = options_;
   Tensor y = ops::conv2d(x, weight, bias, conv_params(o.stride, o.padding, o.dilation, 0, o.groups));
+  report_macs(*this, weight_macs(weight, y));
+  return y;
+}
+
+namespace {
+
+// A conv's weight and bias with an eval-mode BN folded in, computed in double on the host (the
+// tensors are small) and returned in the weight's dtype and device.
+std::pair<Tensor, Tensor> fold_bn(const Tensor& weight, const Tensor& bias, const BatchNorm2d& bn) {
+  const int64_t o = weight.size(0), per = weight.numel() / o;
+  auto host = [](const Tensor& t) { return t.cpu().to(DType::F64).contiguous(); };
+  const Tensor w = host(weight), g = host(bn.weight), beta = host(bn.bias), mean = host(bn.running_mean),
+               var = host(bn.running_var);
+  const Tensor b = bias.defined() ? host(bias) : Tensor();
+  Tensor wf = Tensor::empty(weight.shape(), DType::F64), bf = Tensor::empty({o}, DType::F64);
+  const double *pw = w.data<double>(), *pg = g.data<double>(), *pbeta = beta.data<double>(),
+               *pm = mean.data<double>(), *pv = var.data<double>(), *pb = b.defined() ? b.data<double>() : nullptr;
+  double *pwf = wf.data<double>(), *pbf = bf.data<double>();
+  for (int64_t oc = 0; oc < o; ++oc) {
+    const double s = pg[oc] / std::sqrt(pv[oc] + bn.params().eps);
+    for (int64_t i = 0; i < per; ++i) pwf[oc * per + i] = pw[oc * per + i] * s;
+    pbf[oc] = ((pb ? pb[oc] : 0.0) - pm[oc]) * s + pbeta[oc];
+  }
+  return {wf.to(weight.dtype()).to(weight.device()), bf.to(weight.dtype()).to(weight.device())};
+}
+
+}  // namespace
+
+Tensor Conv2d::forward_bn(BatchNorm2d& bn, const Tensor& x, bool relu) {
+  check(bn.channels() == options_.out_channels, "Conv2d(", options_.in_channels, " -> ", options_.out_channels,
+        "): forward_bn with BatchNorm2d(", bn.channels(), ")");
+  if (bn.is_training() || autograd::needs_grad({&x, &weight, &bias, &bn.weight, &bn.bias})) {
+    const Tensor y = forward(x);
+    return relu ? bn.forward_relu(y) : bn.forward(y);
+  }
+  const auto [w, b] = fold_bn(weight, bias, bn);
+  const auto& o = options_;
+  kernels::Conv2dParams p = conv_params(o.stride, o.padding, o.dilation, 0, o.groups);
+  p.relu = relu;
+  Tensor y = ops::conv2d(x, w, b, p);
   report_macs(*this, weight_macs(weight, y));
   return y;
 }
@@ -173,9 +214,21 @@ Sequential::Sequential(std::vector<std::shared_ptr<Module>> modules) {
   for (auto& m : modules) push_back(std::move(m));
 }
 
+// Conv2d, BatchNorm2d (, ReLU) runs go through Conv2d::forward_bn, which folds the BN (and the
+// ReLU) into the conv at inference and runs them one by one otherwise.
 Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& m : modules_) y = (*m)(y);
+  for (size_t i = 0; i < modules_.size(); ++i) {
+    auto* conv = dynamic_cast<Conv2d*>(modules_[i].get());
+    auto* bn = i + 1 < modules_.size() ? dynamic_cast<BatchNorm2d*>(modules_[i + 1].get()) : nullptr;
+    if (conv && bn) {
+      const bool relu = i + 2 < modules_.size() && dynamic_cast<ReLU*>(modules_[i + 2].get());
+      y = conv->forward_bn(*bn, y, relu);
+      i += relu ? 2 : 1;
+    } else {
+      y = (*modules_[i])(y);
+    }
+  }
   return y;
 }
 
@@ -212,9 +265,12 @@ ConvModule::ConvModule(ConvModuleOptions o) : act_(o.act) {
 }
 
 Tensor ConvModule::forward(const Tensor& x) {
-  Tensor y = (*conv)(x);
-  if (bn && act_ == Activation::ReLU) return bn->forward_relu(y);
-  if (bn) y = (*bn)(y);
+  if (bn) {
+    const bool fused_relu = act_ == Activation::ReLU;
+    const Tensor y = conv->forward_bn(*bn, x, fused_relu);
+    return activate && !fused_relu ? (*activate)(y) : y;
+  }
+  const Tensor y = (*conv)(x);
   return activate ? (*activate)(y) : y;
 }
 

@@ -117,6 +117,46 @@ TEST_CASE("ConvModule: mmcv's names, bias only without BN, fused BN-ReLU equals 
   }
 }
 
+TEST_CASE("Conv2d::forward_bn and Sequential fold an eval-mode BN and ReLU into the conv, same result") {
+  Generator gen(11);
+  // A 3x3 stride-1 conv (the direct kernel in f32) and a strided 1x1 one with a bias (im2col).
+  const nn::Conv2dOptions opts[] = {{.in_channels = 5, .out_channels = 7, .kernel = 3, .padding = 1, .bias = false},
+                                    {.in_channels = 5, .out_channels = 7, .kernel = 1, .stride = 2}};
+  for (const nn::Conv2dOptions& o : opts) {
+    auto conv = std::make_shared<nn::Conv2d>(o);
+    auto bn = std::make_shared<nn::BatchNorm2d>(7);
+    conv->reset_parameters(gen);
+    nn::init::normal_(bn->weight, gen, 1.0, 0.5);
+    nn::init::normal_(bn->bias, gen, 0.0, 1.0);
+    nn::init::normal_(bn->running_mean, gen, 0.0, 1.0);
+    nn::init::normal_(bn->running_var, gen, 1.5, 0.2);  // positive
+    nn::Sequential seq;
+    seq.push_back(conv);
+    seq.push_back(bn);
+    seq.push_back(std::make_shared<nn::ReLU>());
+    seq.eval();
+    for (DType dt : {DType::F32, DType::F64}) {
+      CAPTURE(dtype_name(dt));
+      seq.to(dt);
+      const Tensor x = Tensor::randn({3, 5, 9, 8}, gen, dt);
+      const double tol = dt == DType::F32 ? 1e-5 : 1e-12;
+      for (bool relu : {false, true}) {
+        CAPTURE(relu);
+        // With the parameters requiring grad the separate ops run and record a graph.
+        const Tensor chain = relu ? bn->forward_relu(conv->forward(x)) : bn->forward(conv->forward(x));
+        const Tensor recorded = conv->forward_bn(*bn, x, relu);
+        CHECK(recorded.requires_grad());
+        WB_CHECK_CLOSE(recorded, chain, 0.0, 0.0);
+        const autograd::NoGradGuard no_grad;
+        const Tensor folded = conv->forward_bn(*bn, x, relu);
+        CHECK(!folded.requires_grad());
+        WB_CHECK_CLOSE(folded, chain.detach(), tol, tol);
+        if (relu) WB_CHECK_CLOSE(seq(x), chain.detach(), tol, tol);
+      }
+    }
+  }
+}
+
 TEST_CASE("ContextBlock: mmcv's initialisation zeroes the last transform conv, so it starts as identity") {
   nn::ContextBlock gc({.in_channels = 8, .ratio = 0.25});
   Generator gen(11);

@@ -12,10 +12,12 @@
 
 #include <algorithm>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/common.h"
 #include "kernels/conv.h"
+#include "kernels/cpu/conv3x3_direct.h"
 #include "kernels/cpu/gemm.h"
 
 namespace wb::kernels::cpu {
@@ -37,6 +39,11 @@ struct Geom {
   bool depthwise() const { return groups > 1 && cg() == 1; }
   // 1x1, stride 1, no padding: a group's input slice [cg, h*w] already is the column matrix.
   bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+  // 3x3, stride 1, padding 1, dense: the shape of conv3x3_direct (f32 only).
+  bool direct3x3() const {
+    return kh == 3 && kw == 3 && sh == 1 && sw == 1 && ph == 1 && pw == 1 && dh == 1 && dw == 1 && groups == 1 &&
+           conv3x3_direct_available();
+  }
 };
 
 Geom make_geom(const Shape& in, const Shape& out, const Shape& weight, const Conv2dParams& p) {
@@ -373,6 +380,26 @@ void add_bias(const Tensor& b, Tensor& y) {
   }
 }
 
+template <class T>
+void relu_inplace(Tensor& y) {
+  T* py = y.data<T>();
+  const int64_t n = y.numel();
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) py[i] = std::max(py[i], T(0));
+}
+
+// dx of a 3x3 stride-1 padding-1 convolution is the same convolution of dy with the kernel turned
+// round by 180 degrees and the channel axes swapped: wt [c, o, 3, 3] = w [o, c, 2 - i, 2 - j].
+void backward_data_direct3x3(const Geom& g, const float* dy, const float* w, float* dx) {
+  std::vector<float> wt(static_cast<size_t>(g.o * g.c * 9));
+  for (int64_t oc = 0; oc < g.o; ++oc) {
+    for (int64_t ic = 0; ic < g.c; ++ic) {
+      for (int64_t t = 0; t < 9; ++t) wt[static_cast<size_t>((ic * g.o + oc) * 9 + 8 - t)] = w[(oc * g.c + ic) * 9 + t];
+    }
+  }
+  conv3x3_direct(dy, wt.data(), nullptr, false, g.n, g.o, g.h, g.w, g.c, dx);
+}
+
 // db[c] = sum of dy[n, c, p] over n and p.
 template <class T>
 void bias_grad(const Tensor& dy, Tensor& db) {
@@ -395,8 +422,15 @@ void bias_grad(const Tensor& dy, Tensor& db) {
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
   dispatch_float(x.dtype(), "conv2d", [&](auto t) {
     using T = decltype(t);
-    forward(make_geom(x.shape(), y.shape(), w.shape(), p), x.data<T>(), w.data<T>(), y.data<T>());
+    const Geom g = make_geom(x.shape(), y.shape(), w.shape(), p);
+    if (std::is_same_v<T, float> && g.direct3x3()) {
+      conv3x3_direct(x.data<float>(), w.data<float>(), bias.defined() ? bias.data<float>() : nullptr, p.relu, g.n, g.c,
+                     g.h, g.w, g.o, y.data<float>());
+      return;
+    }
+    forward(g, x.data<T>(), w.data<T>(), y.data<T>());
     if (bias.defined()) add_bias<T>(bias, y);
+    if (p.relu) relu_inplace<T>(y);
   });
 }
 
@@ -404,7 +438,13 @@ void conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const C
   dispatch_float(x.dtype(), "conv2d_backward", [&](auto t) {
     using T = decltype(t);
     const Geom geom = make_geom(x.shape(), dy.shape(), w.shape(), p);
-    if (g.dx.defined()) backward_data(geom, dy.data<T>(), w.data<T>(), g.dx.data<T>());
+    if (g.dx.defined()) {
+      if (std::is_same_v<T, float> && geom.direct3x3()) {
+        backward_data_direct3x3(geom, dy.data<float>(), w.data<float>(), g.dx.data<float>());
+      } else {
+        backward_data(geom, dy.data<T>(), w.data<T>(), g.dx.data<T>());
+      }
+    }
     if (g.dw.defined()) backward_weight(geom, x.data<T>(), dy.data<T>(), g.dw.data<T>());
     if (g.db.defined()) bias_grad<T>(dy, g.db);
   });

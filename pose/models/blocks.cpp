@@ -37,8 +37,8 @@ BasicBlock::BasicBlock(int64_t cin, int64_t planes, int64_t stride, std::shared_
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = bn1->forward_relu((*conv1)(x));
-  out = (*bn2)((*conv2)(out));
+  Tensor out = conv1->forward_bn(*bn1, x, true);
+  out = conv2->forward_bn(*bn2, out, false);
   return ops::relu(ops::add(out, downsample ? (*downsample)(x) : x));
 }
 
@@ -53,9 +53,9 @@ Bottleneck::Bottleneck(int64_t cin, int64_t planes, int64_t stride, std::shared_
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
-  Tensor out = bn1->forward_relu((*conv1)(x));
-  out = bn2->forward_relu((*conv2)(out));
-  out = (*bn3)((*conv3)(out));
+  Tensor out = conv1->forward_bn(*bn1, x, true);
+  out = conv2->forward_bn(*bn2, out, true);
+  out = conv3->forward_bn(*bn3, out, false);
   return ops::relu(ops::add(out, downsample ? (*downsample)(x) : x));
 }
 

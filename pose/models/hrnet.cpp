@@ -180,8 +180,8 @@ std::vector<Tensor> HRNet::forward_branches(const Tensor& x, FeatureTaps* taps) 
     check(x.dim() == 4 && x.size(1) == 3 && x.size(2) % 32 == 0 && x.size(3) % 32 == 0, "HRNet: input ", x.str(),
           " must be [N, 3, H, W] with H and W divisible by 32 (the four branches halve it three times after the "
           "stride-4 stem)");
-    y = bn1->forward_relu((*conv1)(x));
-    y = bn2->forward_relu((*conv2)(y));
+    y = conv1->forward_bn(*bn1, x, true);
+    y = conv2->forward_bn(*bn2, y, true);
   } else {
     check(x.dim() == 4 && x.size(1) == cfg_.stem_channels && x.size(2) % 8 == 0 && x.size(3) % 8 == 0,
           "HRNet without stem: input ", x.str(), " must be [N, ", cfg_.stem_channels,

@@ -103,7 +103,7 @@ ResNet::ResNet(int64_t depth, int64_t stem_channels, int64_t base_channels) {
 
 Tensor ResNet::forward(const Tensor& x) {
   check(x.dim() == 4 && x.size(1) == 3, "ResNet: input ", x.str(), " must be [N, 3, H, W]");
-  Tensor y = (*maxpool)(bn1->forward_relu((*conv1)(x)));
+  Tensor y = (*maxpool)(conv1->forward_bn(*bn1, x, true));
   for (auto& layer : layers) y = (*layer)(y);
   return y;
 }
