@@ -27,22 +27,12 @@ echo "== evaluating $demo/run/latest.safetensors on the validation set (ground-t
 "$bin/wbpose-eval" run --config "$config" --checkpoint "$demo/run/latest.safetensors" --data "$demo/data" \
   --gt-boxes --flip-test --out "$demo/eval" | tee "$demo/table.txt"
 
-# wbpose-infer takes boxes per image file name: the generator's detector boxes of six validation
-# images, scored 0.5 or more.
+# Predictions on six validation images, on the generator's detector boxes scored 0.5 or more.
 images=()
 for i in 0 1 2 3 4 5; do images+=(--image "$demo/data/images/$(printf 'val_%06d.jpg' "$i")"); done
-python3 - "$demo/data" "$demo/boxes.json" <<'EOF'
-import json, sys
-data, out = sys.argv[1], sys.argv[2]
-files = {im["id"]: im["file_name"] for im in json.load(open(f"{data}/annotations/val.json"))["images"]}
-boxes = {}
-for b in json.load(open(f"{data}/person_boxes_val.json")):
-    if b["score"] >= 0.5:
-        boxes.setdefault(files[b["image_id"]], []).append(b["bbox"] + [b["score"]])
-json.dump(boxes, open(out, "w"))
-EOF
 "$bin/wbpose-infer" --config "$config" --checkpoint "$demo/run/latest.safetensors" "${images[@]}" \
-  --boxes "$demo/boxes.json" --out "$demo/pictures" --threshold 0.2
+  --boxes "$demo/data/person_boxes_val.json" --annotations "$demo/data/annotations/val.json" --box-threshold 0.5 \
+  --out "$demo/pictures" --threshold 0.2
 
 echo
 echo "AP on the synthetic validation set (OKS, per part):"
