@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "tensor/error.h"
 #include "tensor/generator.h"
 #include "tests/util.h"
 
@@ -76,6 +77,15 @@ const Tensor& ref(const SafetensorsFile& f, const std::string& name) {
   auto it = f.tensors.find(name);
   REQUIRE_MESSAGE(it != f.tensors.end(), "reference has no tensor '" << name << "'");
   return it->second;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace wb::test

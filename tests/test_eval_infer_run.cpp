@@ -105,15 +105,6 @@ struct Fixture {
   }
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST_CASE("eval run: results, metrics and the six-part table from a data folder") {
@@ -154,7 +145,7 @@ TEST_CASE("eval run: bad inputs are one-line errors and create no output folder"
   auto fails = [&](tasks::EvalRunOptions o, const std::string& expected) {
     o.out_dir = fx.dir.file("never");
     std::ostringstream log;
-    const std::string e = error_of([&] { tasks::run_evaluation(o, log); });
+    const std::string e = test::error_of([&] { tasks::run_evaluation(o, log); });
     INFO(e);
     CHECK(e.find(expected) != std::string::npos);
     CHECK(e.find('\n') == std::string::npos);
@@ -197,9 +188,9 @@ TEST_CASE("model spec: run configs with a codec section, strict weights from a t
   CHECK(spec.codec.heatmap_w == 16);
   CHECK(spec.keypoints == &pose::coco_body());
   write_file_atomic(cfg, json{{"model", tiny_hrnet(17)}, {"codec", {{"sigmaa", 2}}}}.dump());
-  CHECK(error_of([&] { tasks::read_model_spec(cfg); }).find("unknown field \"sigmaa\"") != std::string::npos);
+  CHECK(test::error_of([&] { tasks::read_model_spec(cfg); }).find("unknown field \"sigmaa\"") != std::string::npos);
   write_file_atomic(cfg, json{{"model", tiny_hrnet(17)}, {"codec", {{"encoding", "gauss"}}}}.dump());
-  CHECK(error_of([&] { tasks::read_model_spec(cfg); }).find("\"gauss\"") != std::string::npos);
+  CHECK(test::error_of([&] { tasks::read_model_spec(cfg); }).find("\"gauss\"") != std::string::npos);
   CHECK(tasks::default_codec({384, 288}).sigma == 3.0);
 
   // A training checkpoint's model entries load; its optimizer entries are ignored.
@@ -256,7 +247,7 @@ TEST_CASE("infer run: pictures with skeletons and the keypoints as JSON") {
   write_file_atomic(boxes, R"([{"image_id": 2, "category_id": 1, "bbox": [1, 2, 30, 40], "score": 0.9},
                                {"image_id": 2, "category_id": 1, "bbox": [5, 5, 30, 40], "score": 0.2},
                                {"image_id": 2, "category_id": 3, "bbox": [5, 5, 30, 40], "score": 0.9}])");
-  CHECK(error_of([&] { tasks::run_inference(one, log); }).find("give --annotations") != std::string::npos);
+  CHECK(test::error_of([&] { tasks::run_inference(one, log); }).find("give --annotations") != std::string::npos);
   one.annotations = fx.data + "/annotations/val.json";
   one.min_box_score = 0.5;
   CHECK(tasks::run_inference(one, log).people == 1);
@@ -268,13 +259,13 @@ TEST_CASE("infer run: pictures with skeletons and the keypoints as JSON") {
   e.images = {bad};
   e.out = fx.dir.file("never");
   e.json = fx.dir.file("never.json");
-  CHECK(error_of([&] { tasks::run_inference(e, log); }).find("bad.png") != std::string::npos);
+  CHECK(test::error_of([&] { tasks::run_inference(e, log); }).find("bad.png") != std::string::npos);
   CHECK(!fs::exists(e.out));
   CHECK(!fs::exists(e.json));
   e.images.clear();
   e.out = fx.dir.file("x.png");
-  CHECK(error_of([&] { tasks::run_inference(e, log); }).find("give a folder") != std::string::npos);
-  CHECK(error_of([] { tasks::parse_box("1,2,0,4"); }).find("\"1,2,0,4\"") != std::string::npos);
-  CHECK(error_of([] { tasks::parse_box("1,2,3"); }).find("x,y,w,h") != std::string::npos);
+  CHECK(test::error_of([&] { tasks::run_inference(e, log); }).find("give a folder") != std::string::npos);
+  CHECK(test::error_of([] { tasks::parse_box("1,2,0,4"); }).find("\"1,2,0,4\"") != std::string::npos);
+  CHECK(test::error_of([] { tasks::parse_box("1,2,3"); }).find("x,y,w,h") != std::string::npos);
   CHECK(tasks::parse_box("1.5,2,3,4").x == 1.5);
 }

@@ -46,15 +46,6 @@ Image gradient_image(int w, int h) {
   return img;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST_CASE("image: PNG round trip is exact, JPEG close, in 1, 3 and 4 channels") {
@@ -92,11 +83,11 @@ TEST_CASE("image: PNG round trip is exact, JPEG close, in 1, 3 and 4 channels") 
 TEST_CASE("image: unreadable, corrupt and truncated files are errors naming the path") {
   TempDir dir;
   const std::string missing = dir.file("missing.jpg");
-  CHECK(error_of([&] { read_image(missing); }).find(missing) != std::string::npos);
+  CHECK(test::error_of([&] { read_image(missing); }).find(missing) != std::string::npos);
 
   const std::string garbage = dir.file("garbage.png");
   write_file_atomic(garbage, "this is not an image at all, only text pretending to be one");
-  const std::string e1 = error_of([&] { read_image(garbage); });
+  const std::string e1 = test::error_of([&] { read_image(garbage); });
   CHECK(e1.find(garbage) != std::string::npos);
   CHECK(e1.find("does not decode") != std::string::npos);
 
@@ -104,12 +95,12 @@ TEST_CASE("image: unreadable, corrupt and truncated files are errors naming the 
   const std::string png = encode_png(noise_image(40, 30, 2));
   const std::string cut = dir.file("cut.png");
   write_file_atomic(cut, png.substr(0, png.size() / 2));
-  const std::string e2 = error_of([&] { read_image(cut); });
+  const std::string e2 = test::error_of([&] { read_image(cut); });
   CHECK(e2.find(cut) != std::string::npos);
 
   const std::string empty = dir.file("empty.jpg");
   write_file_atomic(empty, "");
-  CHECK(error_of([&] { read_image(empty); }).find(empty) != std::string::npos);
+  CHECK(test::error_of([&] { read_image(empty); }).find(empty) != std::string::npos);
 
-  CHECK(error_of([&] { write_image(dir.file("x.bmp"), noise_image(4, 4, 3)); }).find("x.bmp") != std::string::npos);
+  CHECK(test::error_of([&] { write_image(dir.file("x.bmp"), noise_image(4, 4, 3)); }).find("x.bmp") != std::string::npos);
 }

@@ -68,15 +68,6 @@ struct TempDir {
   std::string operator/(const std::string& name) const { return (path / name).string(); }
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST_CASE("checkpoint: a resumed run continues exactly as the uninterrupted one") {
@@ -133,19 +124,19 @@ TEST_CASE("checkpoint: damaged or mismatched files are rejected, naming the file
     auto other = std::make_shared<nn::Sequential>();
     other->push_back(std::make_shared<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 2, .out_channels = 5, .kernel = 3}));
     nn::SGD other_opt(other->parameters(), nn::SgdOptions{.momentum = 0.9});
-    const std::string msg = error_of([&] { nn::load_checkpoint(dir / "ckpt", *other, other_opt, fresh_rng); });
+    const std::string msg = test::error_of([&] { nn::load_checkpoint(dir / "ckpt", *other, other_opt, fresh_rng); });
     CHECK(msg.find("ckpt.safetensors") != std::string::npos);
     CHECK(msg.find("model.0.weight") != std::string::npos);
   }
   SUBCASE("another optimizer") {
     nn::Adam adam(fresh->parameters(), nn::AdamOptions{});
-    const std::string msg = error_of([&] { nn::load_checkpoint(dir / "ckpt", *fresh, adam, fresh_rng); });
+    const std::string msg = test::error_of([&] { nn::load_checkpoint(dir / "ckpt", *fresh, adam, fresh_rng); });
     CHECK(msg.find("ckpt.json") != std::string::npos);
     CHECK(msg.find("\"optimizer\"") != std::string::npos);
   }
   SUBCASE("malformed JSON") {
     write_file_atomic(dir / "ckpt.json", "{\"format\": ");
-    CHECK(error_of([&] {
+    CHECK(test::error_of([&] {
             nn::load_checkpoint(dir / "ckpt", *fresh, fresh_opt, fresh_rng);
           }).find("ckpt.json: malformed JSON") != std::string::npos);
   }
@@ -153,7 +144,7 @@ TEST_CASE("checkpoint: damaged or mismatched files are rejected, naming the file
     std::string j = read_file(dir / "ckpt.json");
     j.replace(j.find("\"epoch\": 1"), 10, "\"epoch\": \"one\"");
     write_file_atomic(dir / "ckpt.json", j);
-    CHECK(error_of([&] {
+    CHECK(test::error_of([&] {
             nn::load_checkpoint(dir / "ckpt", *fresh, fresh_opt, fresh_rng);
           }).find("\"epoch\" has the wrong type") != std::string::npos);
   }
@@ -162,12 +153,12 @@ TEST_CASE("checkpoint: damaged or mismatched files are rejected, naming the file
     train_epoch(*m, opt, rng, at, 2);
     nn::save_checkpoint(dir / "ckpt", *m, opt, rng, at);
     write_file_atomic(dir / "ckpt.json", old_json);
-    const std::string msg = error_of([&] { nn::load_checkpoint(dir / "ckpt", *fresh, fresh_opt, fresh_rng); });
+    const std::string msg = test::error_of([&] { nn::load_checkpoint(dir / "ckpt", *fresh, fresh_opt, fresh_rng); });
     CHECK(msg.find("different saves") != std::string::npos);
     CHECK(msg.find("ckpt.safetensors") != std::string::npos);
   }
   SUBCASE("a missing file") {
-    CHECK(error_of([&] { nn::load_checkpoint(dir / "nope", *fresh, fresh_opt, fresh_rng); }).find("nope.json") !=
+    CHECK(test::error_of([&] { nn::load_checkpoint(dir / "nope", *fresh, fresh_opt, fresh_rng); }).find("nope.json") !=
           std::string::npos);
   }
   CHECK(flat_state(*fresh) == untouched);
@@ -186,7 +177,7 @@ TEST_CASE("weights: save_weights / load_weights round trip with state_dict names
 
   auto bigger = small_model(3);
   bigger->push_back(std::make_shared<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 1, .out_channels = 1}));
-  const std::string msg = error_of([&] { nn::load_weights(dir / "w.safetensors", *bigger); });
+  const std::string msg = test::error_of([&] { nn::load_weights(dir / "w.safetensors", *bigger); });
   CHECK(msg.find("w.safetensors") != std::string::npos);
   CHECK(msg.find("4.weight") != std::string::npos);
   const nn::LoadResult r = nn::load_weights(dir / "w.safetensors", *bigger, /*strict=*/false);

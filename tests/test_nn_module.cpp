@@ -150,15 +150,6 @@ void check_against_torch(const SafetensorsFile& f, const std::string& prefix, nn
   WB_CHECK_CLOSE(m(x), test::ref(f, prefix + ".y_eval"), 1e-5, 1e-4);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST_CASE("nn parity: nested model names, order, forward, backward and BN buffers match PyTorch") {
@@ -192,7 +183,7 @@ TEST_CASE("nn: named_modules, parameters and buffers, with PyTorch's dotted name
   const auto& block = static_cast<BasicBlock&>(*(*net.backbone->layer1)[0]);
   CHECK(&net.at("backbone.layer1.0.downsample.1") == (*block.downsample)[1].get());
   CHECK(net.at("head.deconv_layers.2").type_name() == "PReLU");
-  CHECK(error_of([&] { net.at("backbone.nope"); }).find("nope") != std::string::npos);
+  CHECK(test::error_of([&] { net.at("backbone.nope"); }).find("nope") != std::string::npos);
 
   const auto buffers = names_of(net.named_buffers());
   CHECK(buffers.front() == "backbone.bn1.running_mean");
@@ -220,10 +211,10 @@ TEST_CASE("nn: registration rejects empty, dotted and duplicate names") {
     void add(const std::string& name) { register_parameter(name, Tensor::zeros({2})); }
   } m;
   m.add("w");
-  CHECK(error_of([&] { m.add("w"); }).find("already registered") != std::string::npos);
-  CHECK(error_of([&] { m.add("a.b"); }).find("a.b") != std::string::npos);
-  CHECK(error_of([&] { m.add(""); }).find("invalid name") != std::string::npos);
-  CHECK(error_of([&] { m(Tensor::zeros({1})); }).find("forward") != std::string::npos);
+  CHECK(test::error_of([&] { m.add("w"); }).find("already registered") != std::string::npos);
+  CHECK(test::error_of([&] { m.add("a.b"); }).find("a.b") != std::string::npos);
+  CHECK(test::error_of([&] { m.add(""); }).find("invalid name") != std::string::npos);
+  CHECK(test::error_of([&] { m(Tensor::zeros({1})); }).find("forward") != std::string::npos);
 }
 
 TEST_CASE("nn: strict loading names every missing, unexpected and mis-shaped tensor and changes nothing") {
@@ -234,7 +225,7 @@ TEST_CASE("nn: strict loading names every missing, unexpected and mis-shaped ten
   state["head.extra.weight"] = Tensor::zeros({3});
   state["backbone.conv1.weight"] = Tensor::zeros({4, 3, 1, 1});
 
-  const std::string msg = error_of([&] { net.load_state_dict(state); });
+  const std::string msg = test::error_of([&] { net.load_state_dict(state); });
   CHECK(msg.find("head.fc.bias") != std::string::npos);
   CHECK(msg.find("head.extra.weight") != std::string::npos);
   CHECK(msg.find("backbone.conv1.weight: given [4, 3, 1, 1] vs module [4, 3, 3, 3]") != std::string::npos);
@@ -307,7 +298,7 @@ TEST_CASE("nn: to(dtype) converts in place and keeps the tensors the layers and 
   CHECK(held.requires_grad());
   CHECK(net.backbone->bn1->running_var.dtype() == DType::F64);
   CHECK(net.backbone->bn1->num_batches_tracked.dtype() == DType::I64);
-  CHECK(error_of([&] { net.to(DType::I32); }).find("to(") != std::string::npos);
+  CHECK(test::error_of([&] { net.to(DType::I32); }).find("to(") != std::string::npos);
 }
 
 TEST_CASE("nn: Sequential names its children 0, 1, ... and chains them") {
@@ -317,7 +308,7 @@ TEST_CASE("nn: Sequential names its children 0, 1, ... and chains them") {
   s.push_back(std::make_shared<nn::Linear>(4, 2, false));
   CHECK(names_of(s.state_dict()) == std::vector<std::string>{"0.weight", "0.bias", "2.weight"});
   CHECK(s.size() == 3);
-  CHECK(error_of([&] { s[3]; }).find("out of range") != std::string::npos);
+  CHECK(test::error_of([&] { s[3]; }).find("out of range") != std::string::npos);
   Generator gen(2);
   s.reset_parameters(gen);
   const Tensor x = Tensor::randn({5, 3}, gen);

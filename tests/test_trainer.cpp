@@ -103,15 +103,6 @@ tasks::TrainOptions quiet(const fs::path& out, bool resume = false) {
   return o;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 std::string slurp(const fs::path& p) { return read_file(p.string()); }
 
 }  // namespace
@@ -157,26 +148,26 @@ TEST_CASE("train config: unknown keys and wrong types are errors naming the file
   const json good = {{"model", tiny_model()}};
   json j = good;
   j["epochs"] = 3;
-  CHECK(error_of([&] { tasks::parse_train_config(j, "x.json"); }) == "x.json: unknown field \"epochs\"");
+  CHECK(test::error_of([&] { tasks::parse_train_config(j, "x.json"); }) == "x.json: unknown field \"epochs\"");
   j = good;
   j["train"] = {{"lr", 1e-3}, {"epoch", 3}};
-  CHECK(error_of([&] { tasks::parse_train_config(j, "x.json"); }) == "x.json: train: unknown field \"epoch\"");
+  CHECK(test::error_of([&] { tasks::parse_train_config(j, "x.json"); }) == "x.json: train: unknown field \"epoch\"");
   j = good;
   j["augment"] = {{"flip_prob", "half"}};
-  CHECK(error_of([&] { tasks::parse_train_config(j, "x.json"); }).find("augment: field \"flip_prob\": expected a number") !=
+  CHECK(test::error_of([&] { tasks::parse_train_config(j, "x.json"); }).find("augment: field \"flip_prob\": expected a number") !=
         std::string::npos);
   j = good;
   j["codec"] = {{"encoding", "gauss"}};
-  CHECK(error_of([&] { tasks::parse_train_config(j, "x.json"); }).find("codec: field \"encoding\"") !=
+  CHECK(test::error_of([&] { tasks::parse_train_config(j, "x.json"); }).find("codec: field \"encoding\"") !=
         std::string::npos);
   j = good;
   j["model"] = "hrnet.json";
-  CHECK(error_of([&] { tasks::parse_train_config(j, "x.json"); }).find("expected a model config object") !=
+  CHECK(test::error_of([&] { tasks::parse_train_config(j, "x.json"); }).find("expected a model config object") !=
         std::string::npos);
   j = good;
   j["model"]["widht"] = 3;
-  CHECK(error_of([&] { tasks::parse_train_config(j, "x.json"); }).find("unknown field \"widht\"") != std::string::npos);
-  CHECK(error_of([&] { tasks::parse_train_config(json{{"seed", 1}}, "x.json"); }).find("\"model\"") !=
+  CHECK(test::error_of([&] { tasks::parse_train_config(j, "x.json"); }).find("unknown field \"widht\"") != std::string::npos);
+  CHECK(test::error_of([&] { tasks::parse_train_config(json{{"seed", 1}}, "x.json"); }).find("\"model\"") !=
         std::string::npos);
 }
 
@@ -285,7 +276,7 @@ TEST_CASE("trainer: bad input is one error, and nothing is written") {
 
   SUBCASE("a data folder without annotations") {
     fs::create_directories(dir.path / "empty");
-    const std::string err = error_of([&] { tasks::train(tiny_config(dir.path / "empty", 1), quiet(dir.path / "run"), {}); });
+    const std::string err = test::error_of([&] { tasks::train(tiny_config(dir.path / "empty", 1), quiet(dir.path / "run"), {}); });
     CHECK(err.find("annotations/train.json") != std::string::npos);
     CHECK(!fs::exists(dir.path / "run"));
   }
@@ -293,7 +284,7 @@ TEST_CASE("trainer: bad input is one error, and nothing is written") {
     tasks::train(tiny_config(dir.path / "data", 1), quiet(dir.path / "run"), {});
     const std::string before = slurp(dir.path / "run/checkpoint.json") + slurp(dir.path / "run/metrics.jsonl");
     const std::string err =
-        error_of([&] { tasks::train(tiny_config(dir.path / "data", 2, 6), quiet(dir.path / "run", true), {}); });
+        test::error_of([&] { tasks::train(tiny_config(dir.path / "data", 2, 6), quiet(dir.path / "run", true), {}); });
     INFO(err);
     CHECK(err.find("checkpoint") != std::string::npos);
     CHECK(err.find("backbone.") != std::string::npos);
@@ -301,15 +292,15 @@ TEST_CASE("trainer: bad input is one error, and nothing is written") {
   }
   SUBCASE("an existing run without resume, and resume without a run") {
     tasks::train(tiny_config(dir.path / "data", 1), quiet(dir.path / "run"), {});
-    CHECK(error_of([&] { tasks::train(tiny_config(dir.path / "data", 1), quiet(dir.path / "run"), {}); })
+    CHECK(test::error_of([&] { tasks::train(tiny_config(dir.path / "data", 1), quiet(dir.path / "run"), {}); })
               .find("--resume") != std::string::npos);
-    CHECK(error_of([&] { tasks::train(tiny_config(dir.path / "data", 1), quiet(dir.path / "new", true), {}); })
+    CHECK(test::error_of([&] { tasks::train(tiny_config(dir.path / "data", 1), quiet(dir.path / "new", true), {}); })
               .find("no checkpoint") != std::string::npos);
     CHECK(!fs::exists(dir.path / "new"));
   }
   SUBCASE("an image that does not decode") {
     write_file_atomic(dir.file("data/images/img3.png"), "not a png");
-    const std::string err = error_of([&] { tasks::train(tiny_config(dir.path / "data", 1), quiet(dir.path / "run"), {}); });
+    const std::string err = test::error_of([&] { tasks::train(tiny_config(dir.path / "data", 1), quiet(dir.path / "run"), {}); });
     CHECK(err.find("img3.png") != std::string::npos);
     CHECK(!fs::exists(dir.path / "run/checkpoint.json"));
   }

@@ -43,6 +43,9 @@ Tensor randn64(const Shape& shape, uint64_t seed, bool requires_grad = true, dou
 bool load_reference(const std::string& name, SafetensorsFile& out);
 const Tensor& ref(const SafetensorsFile& f, const std::string& name);
 
+// The message of the wb::Error that f throws, or "" when it throws none.
+std::string error_of(const std::function<void()>& f);
+
 // Marks the whole run as skipped (exit 77) with a printed reason.
 void mark_skipped(const std::string& why);
 bool run_was_skipped();
