@@ -2,11 +2,13 @@
 // choices, the largest BodyNet being HRNet-W32, deterministic sampling, JSON round trips and
 // errors, grouped configs building in the plain model code, and the formula against
 // nn::count_flops on 50 random configs of a scaled-down space.
+#include <algorithm>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "nas/flops.h"
+#include "nas/random_search.h"
 #include "nas/space.h"
 #include "nn/flops.h"
 #include "pose/models/factory.h"
@@ -144,4 +146,30 @@ TEST_CASE("nas flops: the formula equals nn::count_flops on 50 random configs") 
       }
     }
   }
+}
+
+TEST_CASE("nas random search: never over budget, deterministic by seed, the best by score") {
+  const nas::ZoomNasSpace s = nas::zoomnas_space();
+  const pose::ZoomNetConfig base;
+  Generator g(0);
+  const int64_t smallest = nas::zoomnet_macs(nas::sample_zoomnet(s, base, nas::Pick::Smallest, g)).total();
+  const int64_t largest = nas::zoomnet_macs(nas::sample_zoomnet(s, base, nas::Pick::Largest, g)).total();
+  const int64_t budget = smallest + (largest - smallest) / 4;
+  // A score that prefers cheap head inputs: the search must return the candidate maximising it.
+  auto score = [](const pose::ZoomNetConfig& c) { return 1.0 / static_cast<double>(c.face_head.net.input_size[0]); };
+  Generator a(42), b(42);
+  const auto ra = nas::random_search(s, base, budget, 40, a, score);
+  const auto rb = nas::random_search(s, base, budget, 40, b, score);
+  REQUIRE(ra.size() == 40);
+  double best = 0;
+  for (size_t i = 0; i < ra.size(); ++i) {
+    CHECK(ra[i].macs <= budget);
+    CHECK(ra[i].macs == nas::zoomnet_macs(ra[i].config).total());
+    CHECK(nas::contains(s, ra[i].config));
+    CHECK(pose::to_json(ra[i].config.body) == pose::to_json(rb[i].config.body));
+    best = std::max(best, ra[i].score);
+  }
+  CHECK(ra[nas::best_candidate(ra)].score == best);
+  Generator c(1);
+  CHECK_THROWS_WITH_AS(nas::sample_under_budget(s, base, smallest - 1, c, 50), doctest::Contains("budget"), Error);
 }
