@@ -15,23 +15,25 @@ Tensor NearestUpsample::forward(const Tensor& x) {
   return ops::upsample_nearest(x, p);
 }
 
-std::shared_ptr<nn::Conv2d> make_conv(int64_t cin, int64_t cout, int64_t kernel, int64_t stride) {
+std::shared_ptr<nn::Conv2d> make_conv(int64_t cin, int64_t cout, int64_t kernel, int64_t stride, int64_t groups) {
   nn::Conv2dOptions o;
   o.in_channels = cin;
   o.out_channels = cout;
   o.kernel = kernel;
   o.stride = stride;
   o.padding = kernel / 2;
+  o.groups = groups;
   o.bias = false;
   return std::make_shared<nn::Conv2d>(o);
 }
 
 int64_t expansion(BlockKind kind) { return kind == BlockKind::Basic ? 1 : 4; }
 
-BasicBlock::BasicBlock(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Sequential> ds) {
-  conv1 = register_module("conv1", make_conv(cin, planes, 3, stride));
+BasicBlock::BasicBlock(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Sequential> ds,
+                       int64_t groups) {
+  conv1 = register_module("conv1", make_conv(cin, planes, 3, stride, groups));
   bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(planes));
-  conv2 = register_module("conv2", make_conv(planes, planes, 3));
+  conv2 = register_module("conv2", make_conv(planes, planes, 3, 1, groups));
   bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(planes));
   if (ds) downsample = register_module("downsample", std::move(ds));
 }
@@ -42,10 +44,11 @@ Tensor BasicBlock::forward(const Tensor& x) {
   return ops::relu(ops::add(out, downsample ? (*downsample)(x) : x));
 }
 
-Bottleneck::Bottleneck(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Sequential> ds) {
+Bottleneck::Bottleneck(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Sequential> ds,
+                       int64_t groups) {
   conv1 = register_module("conv1", make_conv(cin, planes, 1));
   bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(planes));
-  conv2 = register_module("conv2", make_conv(planes, planes, 3, stride));
+  conv2 = register_module("conv2", make_conv(planes, planes, 3, stride, groups));
   bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(planes));
   conv3 = register_module("conv3", make_conv(planes, planes * 4, 1));
   bn3 = register_module("bn3", std::make_shared<nn::BatchNorm2d>(planes * 4));
@@ -60,7 +63,7 @@ Tensor Bottleneck::forward(const Tensor& x) {
 }
 
 std::shared_ptr<nn::Sequential> make_res_layer(BlockKind kind, int64_t cin, int64_t planes, int64_t blocks,
-                                               int64_t stride) {
+                                               int64_t stride, int64_t groups) {
   const int64_t cout = planes * expansion(kind);
   std::shared_ptr<nn::Sequential> ds;
   if (stride != 1 || cin != cout) {
@@ -73,9 +76,9 @@ std::shared_ptr<nn::Sequential> make_res_layer(BlockKind kind, int64_t cin, int6
     const int64_t in = b == 0 ? cin : cout;
     const int64_t s = b == 0 ? stride : 1;
     if (kind == BlockKind::Basic) {
-      layer->push_back(std::make_shared<BasicBlock>(in, planes, s, b == 0 ? ds : nullptr));
+      layer->push_back(std::make_shared<BasicBlock>(in, planes, s, b == 0 ? ds : nullptr, groups));
     } else {
-      layer->push_back(std::make_shared<Bottleneck>(in, planes, s, b == 0 ? ds : nullptr));
+      layer->push_back(std::make_shared<Bottleneck>(in, planes, s, b == 0 ? ds : nullptr, groups));
     }
   }
   return layer;

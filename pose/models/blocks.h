@@ -41,15 +41,17 @@ class NearestUpsample : public nn::Module {
 };
 
 // conv (no bias, padding k/2) with the given stride.
-std::shared_ptr<nn::Conv2d> make_conv(int64_t cin, int64_t cout, int64_t kernel, int64_t stride = 1);
+std::shared_ptr<nn::Conv2d> make_conv(int64_t cin, int64_t cout, int64_t kernel, int64_t stride = 1,
+                                      int64_t groups = 1);
 
 enum class BlockKind { Basic, Bottleneck };
 int64_t expansion(BlockKind kind);  // output channels / planes: 1 or 4
 
-// relu(bn2(conv2(relu(bn1(conv1(x))))) + identity): 3x3, 3x3.
+// relu(bn2(conv2(relu(bn1(conv1(x))))) + identity): 3x3, 3x3 (both with `groups`; NAS sub-networks).
 class BasicBlock : public nn::Module {
  public:
-  BasicBlock(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Sequential> downsample);
+  BasicBlock(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Sequential> downsample,
+             int64_t groups = 1);
   std::string type_name() const override { return "BasicBlock"; }
   Tensor forward(const Tensor& x) override;
 
@@ -58,10 +60,11 @@ class BasicBlock : public nn::Module {
   std::shared_ptr<nn::Sequential> downsample;  // null: identity shortcut
 };
 
-// 1x1 -> 3x3 (carries the stride: MMPose's "pytorch" style) -> 1x1 to 4 x planes, + identity.
+// 1x1 -> 3x3 (carries the stride: MMPose's "pytorch" style; `groups`) -> 1x1 to 4 x planes, + identity.
 class Bottleneck : public nn::Module {
  public:
-  Bottleneck(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Sequential> downsample);
+  Bottleneck(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Sequential> downsample,
+             int64_t groups = 1);
   std::string type_name() const override { return "Bottleneck"; }
   Tensor forward(const Tensor& x) override;
 
@@ -71,8 +74,9 @@ class Bottleneck : public nn::Module {
 };
 
 // `blocks` blocks; the first takes `cin` channels and the stride, and gets a 1x1 conv + BN
-// projection shortcut ("downsample") when the stride or the channel count changes.
+// projection shortcut ("downsample") when the stride or the channel count changes. `groups` goes
+// to the blocks' 3x3 convs.
 std::shared_ptr<nn::Sequential> make_res_layer(BlockKind kind, int64_t cin, int64_t planes, int64_t blocks,
-                                               int64_t stride = 1);
+                                               int64_t stride = 1, int64_t groups = 1);
 
 }  // namespace wb::pose

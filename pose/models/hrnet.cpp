@@ -9,19 +9,28 @@
 
 namespace wb::pose {
 
+int64_t HRNetConfig::branch_width(int b) const {
+  return branch_widths.empty() ? width << b : branch_widths.at(static_cast<size_t>(b));
+}
+
 std::vector<int64_t> HRNetConfig::branch_channels(int stage) const {
   std::vector<int64_t> c;
-  for (int b = 0; b < stage; ++b) c.push_back(width << b);
+  for (int b = 0; b < stage; ++b) c.push_back(branch_width(b));
   return c;
 }
 
-int64_t HRNetConfig::out_channels() const { return v2() ? width * 15 : width; }
+int64_t HRNetConfig::out_channels() const {
+  if (!v2()) return branch_width(0);
+  int64_t c = 0;
+  for (int b = 0; b < 4; ++b) c += branch_width(b);
+  return c;
+}
 
 int64_t HRNetConfig::feature_channels(int stage) const {
   check(stage >= 0 && stage <= 4, "HRNet: feature stage ", stage, " is not 0-4");
   if (stage == 0) return stem_channels;
   if (stage == 1) return stage1_channels * expansion(BlockKind::Bottleneck);
-  return width;
+  return branch_width(0);
 }
 
 void HRNetConfig::validate(const std::string& where) const {
@@ -36,6 +45,17 @@ void HRNetConfig::validate(const std::string& where) const {
   positive("stage1_channels", stage1_channels);
   positive("num_modules", *std::min_element(num_modules.begin(), num_modules.end()));
   positive("num_blocks", *std::min_element(num_blocks.begin(), num_blocks.end()));
+  check(branch_widths.empty() || branch_widths.size() == 4, where, ": field \"branch_widths\" must have 4 entries, got ",
+        branch_widths.size());
+  for (int64_t w : branch_widths) positive("branch_widths", w);
+  positive("stage1_groups", stage1_groups);
+  check(stage1_channels % stage1_groups == 0, where, ": field \"stage1_groups\" (", stage1_groups,
+        ") must divide stage1_channels (", stage1_channels, ")");
+  for (int b = 0; b < 4; ++b) {
+    positive("branch_groups", branch_groups[b]);
+    check(branch_width(b) % branch_groups[b] == 0, where, ": field \"branch_groups\" entry ", b, " (",
+          branch_groups[b], ") must divide the branch width (", branch_width(b), ")");
+  }
   check(head == "heatmap" || head == "v2", where, ": field \"head\" must be \"heatmap\" or \"v2\", got \"", head,
         "\"");
 }
@@ -56,17 +76,25 @@ HRNetConfig hrnet_config_from_json(const nlohmann::json& j, const std::string& w
   r.get("num_blocks", c.num_blocks);
   r.get("head", c.head);
   r.get("stem", c.stem);
+  r.get("branch_widths", c.branch_widths);
+  r.get("stage1_groups", c.stage1_groups);
+  r.get("branch_groups", c.branch_groups);
   r.finish();
   c.validate(where);
   return c;
 }
 
 nlohmann::json to_json(const HRNetConfig& c) {
-  return {{"type", "hrnet"},           {"num_keypoints", c.num_keypoints},
+  nlohmann::json j = {{"type", "hrnet"},           {"num_keypoints", c.num_keypoints},
           {"input_size", c.input_size}, {"width", c.width},
           {"stem_channels", c.stem_channels}, {"stage1_blocks", c.stage1_blocks},
           {"stage1_channels", c.stage1_channels}, {"num_modules", c.num_modules},
           {"num_blocks", c.num_blocks}, {"head", c.head}, {"stem", c.stem}};
+  // The NAS fields only where they differ from the plain HRNet, so plain configs read as before.
+  if (!c.branch_widths.empty()) j["branch_widths"] = c.branch_widths;
+  if (c.stage1_groups != 1) j["stage1_groups"] = c.stage1_groups;
+  if (c.branch_groups != std::array<int64_t, 4>{1, 1, 1, 1}) j["branch_groups"] = c.branch_groups;
+  return j;
 }
 
 namespace {
@@ -103,11 +131,15 @@ std::shared_ptr<ModuleList> make_transition(const std::vector<int64_t>& pre, con
 
 }  // namespace
 
-HRModule::HRModule(const std::vector<int64_t>& channels, int64_t num_blocks, bool multiscale_output)
+HRModule::HRModule(const std::vector<int64_t>& channels, int64_t num_blocks, bool multiscale_output,
+                   const std::vector<int64_t>& groups)
     : channels_(channels) {
   const size_t n = channels.size();
   branches = register_module("branches", std::make_shared<ModuleList>());
-  for (int64_t c : channels) branches->push_back(make_res_layer(BlockKind::Basic, c, c, num_blocks));
+  for (size_t b = 0; b < n; ++b) {
+    const int64_t g = b < groups.size() ? groups[b] : 1;
+    branches->push_back(make_res_layer(BlockKind::Basic, channels[b], channels[b], num_blocks, 1, g));
+  }
   fuse_layers = register_module("fuse_layers", std::make_shared<ModuleList>());
   for (size_t i = 0; i < (multiscale_output ? n : 1); ++i) {
     auto row = std::make_shared<ModuleList>();
@@ -159,7 +191,7 @@ HRNet::HRNet(const HRNetConfig& cfg) : cfg_(cfg) {
     bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(cfg.stem_channels));
   }
   layer1 = register_module("layer1", make_res_layer(BlockKind::Bottleneck, cfg.stem_channels, cfg.stage1_channels,
-                                                    cfg.stage1_blocks));
+                                                    cfg.stage1_blocks, 1, cfg.stage1_groups));
   std::vector<int64_t> pre{cfg.stage1_channels * expansion(BlockKind::Bottleneck)};
   for (int s = 0; s < 3; ++s) {
     const std::vector<int64_t> cur = cfg.branch_channels(s + 2);
@@ -168,7 +200,9 @@ HRNet::HRNet(const HRNetConfig& cfg) : cfg_(cfg) {
     for (int64_t m = 0; m < cfg.num_modules[s]; ++m) {
       // Only the very last module may drop its lower outputs (V1 reads the top branch only).
       const bool last = s == 2 && m == cfg.num_modules[s] - 1;
-      stages[s]->push_back(std::make_shared<HRModule>(cur, cfg.num_blocks[s], cfg.v2() || !last));
+      stages[s]->push_back(std::make_shared<HRModule>(
+          cur, cfg.num_blocks[s], cfg.v2() || !last,
+          std::vector<int64_t>(cfg.branch_groups.begin(), cfg.branch_groups.begin() + s + 2)));
     }
     pre = cur;
   }

@@ -32,11 +32,18 @@ struct HRNetConfig {
   std::array<int64_t, 3> num_blocks{4, 4, 4};  // BasicBlocks per branch in stages 2, 3, 4
   std::string head = "heatmap";                 // "heatmap" or "v2"
   bool stem = true;  // false: no conv1/conv2, the input is a stem_channels-wide feature map
+  // NAS sub-networks (spec/zoomnas.md Table 2, docs/nas.md): one width per branch, shared by
+  // stages 2-4 (empty: C * 2^b), and the groups of the 3x3 convs in the blocks (stage 1's
+  // Bottlenecks; each branch's BasicBlocks). Transitions and fuse layers stay dense.
+  std::vector<int64_t> branch_widths;
+  int64_t stage1_groups = 1;
+  std::array<int64_t, 4> branch_groups{1, 1, 1, 1};
 
   int64_t stride() const { return stem ? 4 : 1; }  // input pixels per output pixel
 
-  std::vector<int64_t> branch_channels(int stage) const;  // stage 2..4: C * 2^b for b < stage
-  int64_t out_channels() const;  // channels of the representation: C, or 15C for "v2"
+  int64_t branch_width(int b) const;  // branch b (0-3): branch_widths[b], or C * 2^b
+  std::vector<int64_t> branch_channels(int stage) const;  // stage 2..4: branch_width(b) for b < stage
+  int64_t out_channels() const;  // channels of the representation: branch 0's, or all four's for "v2"
   // Channels of feature stage 0-4's highest-resolution output (what HRNet::forward_branches taps).
   int64_t feature_channels(int stage) const;
   bool v2() const { return head == "v2"; }
@@ -51,7 +58,8 @@ nlohmann::json to_json(const HRNetConfig& c);
 class HRModule : public nn::Module {
  public:
   // One branch per entry of `channels`; with multiscale_output false only the top output is fused.
-  HRModule(const std::vector<int64_t>& channels, int64_t num_blocks, bool multiscale_output);
+  HRModule(const std::vector<int64_t>& channels, int64_t num_blocks, bool multiscale_output,
+           const std::vector<int64_t>& groups = {});  // groups per branch (empty: dense)
   std::string type_name() const override { return "HRModule"; }
   std::vector<Tensor> forward_branches(const std::vector<Tensor>& xs);
 
