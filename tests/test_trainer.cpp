@@ -249,7 +249,7 @@ TEST_CASE("trainer: validation callback, metrics and the best checkpoint") {
   make_dataset(dir.path / "data", 8, 3);
   const double aps[] = {0.2, 0.5, 0.4};
   int calls = 0;
-  const tasks::EvalFn fake = [&](pose::TopDownModel& model) {
+  const tasks::EvalFn fake = [&](nn::Module& model) {
     CHECK(!model.is_training());
     data::OksStats body{}, whole{};
     body.fill(0.9);
