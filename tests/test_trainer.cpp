@@ -357,7 +357,10 @@ json tiny_zoomnet() {
                     {"stage1_channels", 2}, {"num_modules", {1, 1, 1}}, {"num_blocks", {1, 1, 1}}};
   json body = net, face = net, hand = net;
   body["input_size"] = {32, 32};
-  for (json* h : {&face, &hand}) h->update({{"input_size", {8, 8}}, {"roi_expansion", 1.2}});
+  for (json* h : {&face, &hand}) {
+    (*h)["input_size"] = {8, 8};
+    (*h)["roi_expansion"] = 1.2;
+  }
   return {{"type", "zoomnet"}, {"body", body}, {"face_head", face}, {"hand_head", hand}, {"sigma", 1.0},
           {"min_roi_side", 4.0}};
 }
@@ -381,7 +384,8 @@ TEST_CASE("trainer: a ZoomNet config trains with zoomnet_loss, validates, resume
   CHECK(ra.iterations == 4);
   CHECK(ra.best_ap >= 0);  // validated: the whole-body row of the real evaluation
   int parts = 0, vals = 0;
-  for (const auto& r : tasks::MetricsLog((a / "metrics.jsonl").string(), true, 1 << 30).records()) {
+  const tasks::MetricsLog log((a / "metrics.jsonl").string(), true, 1 << 30);
+  for (const auto& r : log.records()) {
     if (r["kind"] == "train") {
       if (!r.contains("loss_parts")) continue;
       ++parts;
