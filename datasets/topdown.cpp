@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "tensor/error.h"
 
@@ -255,6 +256,8 @@ void TopDownDataset::make_sample(const Image& img, const PersonInstance& inst, G
   meta.rotation = s.rotation;
   meta.flipped = s.flipped;
   meta.image_to_input = image_to_input;
+  meta.input_keypoints = std::move(in_input);
+  meta.visible = std::move(s.visible);
 }
 
 TopDownSample TopDownDataset::sample(int64_t index, Generator& gen) const {

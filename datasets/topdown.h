@@ -105,6 +105,11 @@ struct SampleMeta {
   double rotation = 0;
   bool flipped = false;
   pose::Affine image_to_input;  // maps the original image to the network input
+  // The labels the heatmaps were rendered from: every keypoint in input pixels (after the crop affine
+  // and the flip's left/right swap) and 1 labelled / 0 not. ZoomNet renders its own targets from
+  // these (pose/models/zoomnet_pipeline.h), since its head targets depend on its predicted boxes.
+  std::vector<pose::Point2> input_keypoints;
+  std::vector<float> visible;
 };
 
 // Caller-owned outputs of one sample (the loader points them into its batch).

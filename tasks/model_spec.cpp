@@ -4,6 +4,7 @@
 
 #include "pose/models/config_reader.h"
 #include "pose/models/factory.h"
+#include "pose/models/zoomnet.h"
 #include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
@@ -103,15 +104,33 @@ ModelSpec read_model_spec(const std::string& config_path) {
   const nlohmann::json& model_json = run_config ? j.at("model") : j;
   const std::string model_where = run_config ? config_path + " (model)" : config_path;
   ModelSpec spec;
-  spec.model = pose::build_model(model_json, model_where);
-  const auto input = spec.model->input_size();
+  std::array<int64_t, 2> input{};
+  int64_t num_keypoints = 0;
+  const bool zoomnet = pose::model_type(model_json, model_where) == "zoomnet";
+  if (zoomnet) {
+    auto zoom = pose::build_zoomnet(model_json, model_where);
+    input = zoom->config().body.input_size;
+    num_keypoints = 133;  // body, feet, face and hands in the COCO-WholeBody order
+    spec.model = std::move(zoom);
+  } else {
+    auto model = pose::build_model(model_json, model_where);
+    input = model->input_size();
+    num_keypoints = model->num_keypoints();
+    spec.model = std::move(model);
+  }
   if (run_config && j.contains("codec")) {
     spec.codec = codec_from_json(j.at("codec"), config_path + " (codec)", input);
   } else {
     spec.codec = default_codec(input);
   }
-  spec.keypoints = &keypoint_set_for(spec.model->num_keypoints(), config_path);
+  if (zoomnet) check_zoomnet_codec(spec.codec, config_path + " (codec)");
+  spec.keypoints = &keypoint_set_for(num_keypoints, config_path);
   return spec;
+}
+
+void check_zoomnet_codec(const pose::HeatmapCodec& codec, const std::string& where) {
+  check(codec.encoding == pose::HeatmapEncoding::Msra, where,
+        ": ZoomNet needs the \"msra\" encoding (its crops and body decoding use the MSRA geometry)");
 }
 
 void load_model_weights(const std::string& path, nn::Module& model) {

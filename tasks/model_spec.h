@@ -16,7 +16,9 @@
 namespace wb::tasks {
 
 struct ModelSpec {
-  std::shared_ptr<pose::TopDownModel> model;  // weights zero until load_model_weights
+  // A pose::TopDownModel, or a pose::ZoomNet for "type": "zoomnet" (the predictor tells them apart);
+  // weights zero until load_model_weights.
+  std::shared_ptr<nn::Module> model;
   pose::HeatmapCodec codec;
   const pose::KeypointSet* keypoints = nullptr;  // coco_wholebody() for 133 keypoints, coco_body() for 17
 };
@@ -32,6 +34,9 @@ ModelSpec read_model_spec(const std::string& config_path);
 pose::HeatmapCodec codec_from_json(const nlohmann::json& j, const std::string& where,
                                    std::array<int64_t, 2> input_size);
 pose::HeatmapCodec default_codec(std::array<int64_t, 2> input_size);
+// ZoomNet decodes its body heatmaps with the MSRA geometry (pose/models/zoomnet_pipeline.h), so its
+// crops must be cut with it: "udp" and "megvii" are an error naming `where`.
+void check_zoomnet_codec(const pose::HeatmapCodec& codec, const std::string& where);
 
 // Loads weights strictly into `model` from a safetensors file holding either the model's state_dict
 // (nn::save_weights) or a training checkpoint (nn::save_checkpoint: the "model." entries are used,

@@ -9,6 +9,7 @@
 #include "autograd/node.h"
 #include "datasets/image.h"
 #include "datasets/pose_nms.h"
+#include "pose/models/zoomnet_pipeline.h"
 #include "tensor/error.h"
 
 namespace wb::tasks {
@@ -65,9 +66,29 @@ Tensor run_model(nn::Module& model, const PredictOptions& o, const Tensor& batch
   return out;
 }
 
+// One instance's decoded keypoints (image pixels) as its result.
+void fill_pose(const data::PersonInstance& inst, const std::vector<pose::DecodedKeypoint>& decoded, double area,
+               RawPose& p) {
+  p.area = area;
+  p.result.image_id = inst.image_id;
+  p.result.category_id = 1;
+  p.result.score = inst.box_score;
+  p.result.bbox = inst.bbox;
+  p.result.keypoints.resize(3 * decoded.size());
+  for (size_t k = 0; k < decoded.size(); ++k) {
+    p.result.keypoints[3 * k] = decoded[k].xy.x;
+    p.result.keypoints[3 * k + 1] = decoded[k].xy.y;
+    p.result.keypoints[3 * k + 2] = decoded[k].score;
+  }
+}
+
 std::vector<RawPose> run_instances(nn::Module& model, const PredictOptions& o,
                                    const std::vector<data::PersonInstance>& instances) {
   check_options(o);
+  auto* zoom = dynamic_cast<pose::ZoomNet*>(&model);
+  check(zoom == nullptr || (o.keypoints->size() == 133 && o.codec.encoding == pose::HeatmapEncoding::Msra),
+        "predict: ZoomNet predicts the 133 COCO-WholeBody keypoints on MSRA crops; the options ask for ",
+        o.keypoints->size(), " keypoints (", o.keypoints->name, ")");
   // Evaluation mode for the run (BatchNorm on running statistics: results must not depend on the
   // batch), the caller's mode restored afterwards, also on error.
   struct EvalModeGuard {
@@ -77,7 +98,6 @@ std::vector<RawPose> run_instances(nn::Module& model, const PredictOptions& o,
   } mode_guard{model, model.is_training()};
   model.eval();
   const pose::HeatmapCodec& codec = o.codec;
-  const int K = o.keypoints->size();
   const int64_t total = static_cast<int64_t>(instances.size());
   const int64_t plane = static_cast<int64_t>(3) * codec.input_h * codec.input_w;
   autograd::NoGradGuard no_grad;
@@ -118,6 +138,13 @@ std::vector<RawPose> run_instances(nn::Module& model, const PredictOptions& o,
     }
     if (crop_error) std::rethrow_exception(crop_error);
 
+    if (zoom != nullptr) {
+      // ZoomNet decodes in its own pipeline (body, RoIs, heads, flip test), straight to image pixels.
+      const auto decoded = pose::zoomnet_predict(*zoom, batch.to(o.device), affines, o.flip_test, codec.decoding);
+      for (int64_t i = 0; i < n; ++i) fill_pose(instances[first + i], decoded[i], areas[i], poses[first + i]);
+      if (o.progress) o.progress(first + n, total);
+      continue;
+    }
     Tensor heatmaps = run_model(model, o, batch);
     if (o.flip_test) {
       Tensor mirrored = Tensor::empty(batch.shape());
@@ -133,20 +160,8 @@ std::vector<RawPose> run_instances(nn::Module& model, const PredictOptions& o,
     }
 
     for (int64_t i = 0; i < n; ++i) {
-      const data::PersonInstance& inst = instances[first + i];
       const auto decoded = pose::crop_to_image(pose::decode_heatmaps(codec, heatmaps.select(0, i)), affines[i]);
-      RawPose& p = poses[first + i];
-      p.area = areas[i];
-      p.result.image_id = inst.image_id;
-      p.result.category_id = 1;
-      p.result.score = inst.box_score;
-      p.result.bbox = inst.bbox;
-      p.result.keypoints.resize(3 * static_cast<size_t>(K));
-      for (int k = 0; k < K; ++k) {
-        p.result.keypoints[3 * k] = decoded[k].xy.x;
-        p.result.keypoints[3 * k + 1] = decoded[k].xy.y;
-        p.result.keypoints[3 * k + 2] = decoded[k].score;
-      }
+      fill_pose(instances[first + i], decoded, areas[i], poses[first + i]);
     }
     if (o.progress) o.progress(first + n, total);
   }

@@ -44,7 +44,9 @@ struct PredictOptions {
 // One pose per instance, in the instances' order: keypoints decoded to image pixels as (x, y, score)
 // triples, score = the instance's box score, bbox = its box. The model runs in evaluation mode (a
 // model in training mode, e.g. the trainer's, is switched for the call and switched back after) and
-// must return [N, K, heatmap_h, heatmap_w] for the codec's input size. Images are read once per run of
+// must return [N, K, heatmap_h, heatmap_w] for the codec's input size, or be a pose::ZoomNet, whose own
+// pipeline (pose/models/zoomnet_pipeline.h: zoomnet_predict with each crop's affine, its flip test
+// when flip_test) gives the 133 keypoints; rescoring, NMS and evaluation are the same for both. Images are read once per run of
 // consecutive instances on the same image; one that does not decode is an error naming it.
 std::vector<data::KeypointResult> predict_instances(nn::Module& model, const PredictOptions& options,
                                                     const std::vector<data::PersonInstance>& instances);

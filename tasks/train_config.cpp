@@ -4,6 +4,7 @@
 #include "pose/models/factory.h"
 #include "pose/models/hrnet.h"
 #include "pose/models/simple_baseline.h"
+#include "pose/models/zoomnet.h"
 #include "tasks/model_spec.h"
 #include "tensor/error.h"
 
@@ -25,6 +26,8 @@ std::array<int64_t, 2> model_input_size(const nlohmann::json& model, const std::
   if (type != model.end() && *type == "simplebaseline") {
     return pose::simple_baseline_config_from_json(model, where).input_size;
   }
+  // ZoomNet's crops are BodyNet's input (its config checks the sizes the heads need).
+  if (type != model.end() && *type == "zoomnet") return pose::zoomnet_config_from_json(model, where).body.input_size;
   // Also the factory's error for another type.
   const std::array<int64_t, 2> size = pose::hrnet_config_from_json(model, where).input_size;
   check(size[0] % 32 == 0 && size[1] % 32 == 0, where, ": field \"input_size\": HRNet trains on sizes divisible by ",
@@ -171,6 +174,7 @@ TrainConfig parse_train_config(const nlohmann::json& j, const std::string& path)
   const std::string sec = path + ": ";
   const auto* codec = r.section("codec");
   c.topdown.codec = codec_from_json(codec ? *codec : nlohmann::json::object(), sec + "codec", input);
+  if (pose::model_type(c.model, c.model_where) == "zoomnet") check_zoomnet_codec(c.topdown.codec, sec + "codec");
   if (const auto* s = r.section("data")) read_data(pose::ConfigReader(*s, sec + "data"), c.data);
   if (const auto* s = r.section("augment")) read_augment(pose::ConfigReader(*s, sec + "augment"), c.topdown);
   if (const auto* s = r.section("train")) read_optim(pose::ConfigReader(*s, sec + "train"), c.optim);

@@ -1,6 +1,7 @@
 #include "tasks/trainer.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,8 @@
 #include "nn/checkpoint.h"
 #include "nn/optimizer.h"
 #include "pose/models/factory.h"
+#include "pose/models/zoomnet.h"
+#include "pose/models/zoomnet_pipeline.h"
 #include "tasks/metrics_log.h"
 #include "tasks/model_spec.h"
 #include "tasks/plot.h"
@@ -91,6 +94,7 @@ class Run {
   void train_epoch(int64_t epoch);
   void end_epoch(int64_t epoch);
   void log_window(int64_t epoch, int64_t iter_in_epoch);
+  Tensor step_loss(const data::Batch& batch);
   void save(int64_t epoch_to_run);
   void plot();
   std::string file(const std::string& name) const { return (dir_ / name).string(); }
@@ -100,7 +104,8 @@ class Run {
   const EvalFn& evaluate_;
   fs::path dir_;
 
-  std::shared_ptr<pose::TopDownModel> model_;
+  std::shared_ptr<nn::Module> model_;
+  pose::ZoomNet* zoom_ = nullptr;  // model_ when it is a ZoomNet
   std::unique_ptr<data::TopDownDataset> dataset_;
   std::unique_ptr<nn::Optimizer> optimizer_;
   std::unique_ptr<MetricsLog> metrics_;
@@ -111,6 +116,7 @@ class Run {
   TrainResult result_;
 
   double window_loss_ = 0;
+  std::array<double, 3> window_parts_{};  // ZoomNet: body, face, hand
   int64_t window_iters_ = 0;
   Clock::time_point window_start_;
   double train_seconds_ = 0;   // this call's time in training steps, for the throughput
@@ -118,17 +124,27 @@ class Run {
 };
 
 void Run::prepare() {
-  model_ = pose::build_model(cfg_.model, cfg_.model_where);
-  const pose::KeypointSet& kps = keypoint_set_for(model_->num_keypoints(), cfg_.model_where);
-  dataset_ = std::make_unique<data::TopDownDataset>(training_instances(cfg_, model_->num_keypoints()), kps,
-                                                    cfg_.topdown);
+  int64_t num_keypoints = 0;
+  gen_.seed(cfg_.seed);
+  if (pose::model_type(cfg_.model, cfg_.model_where) == "zoomnet") {
+    auto zoom = pose::build_zoomnet(cfg_.model, cfg_.model_where);
+    zoom->init_weights(gen_);
+    zoom_ = zoom.get();
+    model_ = std::move(zoom);
+    num_keypoints = 133;  // ZoomNet's labels: the COCO-WholeBody keypoints
+  } else {
+    auto model = pose::build_model(cfg_.model, cfg_.model_where);
+    model->init_weights(gen_);
+    num_keypoints = model->num_keypoints();
+    model_ = std::move(model);
+  }
+  const pose::KeypointSet& kps = keypoint_set_for(num_keypoints, cfg_.model_where);
+  dataset_ = std::make_unique<data::TopDownDataset>(training_instances(cfg_, num_keypoints), kps, cfg_.topdown);
   iters_per_epoch_ = dataset_->size() / cfg_.optim.batch_size;
   check(iters_per_epoch_ >= 1, cfg_.path, ": train.batch_size ", cfg_.optim.batch_size, " exceeds the ",
         dataset_->size(), " training instances: no full batch to train on");
   schedule_ = cfg_.lr_schedule();
 
-  gen_.seed(cfg_.seed);
-  model_->init_weights(gen_);
   model_->to(opt_.device);
   model_->train();
   optimizer_ = make_optimizer(cfg_.optim, model_->parameters());
@@ -154,19 +170,42 @@ void Run::prepare() {
   }
 }
 
+// The batch's loss (0-d, with its graph). ZoomNet renders its own targets from the keypoints (its
+// head targets live in the RoIs it predicts in this pass); its part losses go to the log window.
+Tensor Run::step_loss(const data::Batch& batch) {
+  const Tensor images = batch.images.to(opt_.device);
+  if (zoom_ == nullptr) {
+    const Tensor pred = (*model_)(images);
+    return ops::heatmap_mse_loss(pred, batch.heatmaps.to(opt_.device), batch.weights.to(opt_.device));
+  }
+  pose::ZoomBatch zb;
+  zb.images = images;
+  for (const data::SampleMeta& m : batch.meta) {
+    zb.keypoints.push_back(m.input_keypoints);
+    zb.visible.push_back(m.visible);
+  }
+  const pose::ZoomLoss loss = pose::zoomnet_loss(*zoom_, zb);
+  window_parts_[0] += loss.body.item();
+  window_parts_[1] += loss.face.item();
+  window_parts_[2] += loss.hand.item();
+  return loss.total;
+}
+
 void Run::log_window(int64_t epoch, int64_t iter_in_epoch) {
   const double secs = seconds_since(window_start_);
   const double loss = window_loss_ / static_cast<double>(window_iters_);
   const double it_s = static_cast<double>(window_iters_) / secs;
   const double img_s = it_s * static_cast<double>(cfg_.optim.batch_size);
   result_.last_loss = loss;
-  metrics_->append({{"kind", "train"},
-                    {"epoch", epoch + 1},
-                    {"iter", progress_.iteration},
-                    {"lr", optimizer_->lr()},
-                    {"loss", loss},
-                    {"it_per_s", it_s},
-                    {"images_per_s", img_s}});
+  nlohmann::json record{{"kind", "train"},         {"epoch", epoch + 1},   {"iter", progress_.iteration},
+                        {"lr", optimizer_->lr()},  {"loss", loss},         {"it_per_s", it_s},
+                        {"images_per_s", img_s}};
+  if (zoom_ != nullptr) {
+    const double n = static_cast<double>(window_iters_);
+    record["loss_parts"] = {{"body", window_parts_[0] / n}, {"face", window_parts_[1] / n},
+                            {"hand", window_parts_[2] / n}};
+  }
+  metrics_->append(record);
   if (opt_.verbose) {
     const int64_t left = cfg_.optim.epochs * iters_per_epoch_ - progress_.iteration;
     std::printf("epoch %lld/%lld  iter %lld/%lld  loss %.6f  lr %.2e  %.2f it/s  %.1f images/s  ETA %s\n",
@@ -176,6 +215,7 @@ void Run::log_window(int64_t epoch, int64_t iter_in_epoch) {
     std::fflush(stdout);
   }
   window_loss_ = 0;
+  window_parts_ = {};
   window_iters_ = 0;
   window_start_ = Clock::now();
 }
@@ -195,9 +235,7 @@ void Run::train_epoch(int64_t epoch) {
   while (auto batch = loader.next()) {
     optimizer_->set_lr(schedule_.lr_at(epoch, batch->index, iters_per_epoch_));
     optimizer_->zero_grad();
-    const Tensor pred = (*model_)(batch->images.to(opt_.device));
-    const Tensor loss =
-        ops::heatmap_mse_loss(pred, batch->heatmaps.to(opt_.device), batch->weights.to(opt_.device));
+    const Tensor loss = step_loss(*batch);
     autograd::backward(loss);
     optimizer_->step();
     const double l = loss.item();

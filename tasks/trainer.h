@@ -1,5 +1,5 @@
 // The top-down training loop (MMPose's recipe): loader -> model -> heatmap MSE with target weights
-// -> backward -> Adam step, the learning rate set per iteration from the schedule; validation by a
+// (ZoomNet: zoomnet_loss on the samples' keypoints, pose/models/zoomnet_pipeline.h) -> backward -> Adam step, the learning rate set per iteration from the schedule; validation by a
 // callback; checkpoints; metrics; curves.
 //
 // The run folder (TrainOptions::out_dir) holds
@@ -11,7 +11,8 @@
 //                                   AP for 17-keypoint models)
 //   metrics.jsonl                   one JSON object per line (epoch counts from 1, iter is the global
 //                                   iteration): {"kind": "train", epoch, iter, lr, loss,
-//                                   it_per_s, images_per_s} per log window, {"kind": "val", epoch,
+//                                   it_per_s, images_per_s} per log window (ZoomNet adds
+//                                   loss_parts: {body, face, hand}), {"kind": "val", epoch,
 //                                   iter, metric, ap, parts: {part: {AP, AP50, ...}}} per validation
 //   curves.png                      loss and AP curves (tasks/plot.h)
 // Every file is written atomically; metrics.jsonl is appended one whole line at a time.
@@ -28,7 +29,7 @@
 #include <vector>
 
 #include "datasets/oks_eval.h"
-#include "pose/models/heatmap_head.h"
+#include "nn/module.h"
 #include "tasks/train_config.h"
 #include "tensor/device.h"
 
@@ -36,8 +37,9 @@ namespace wb::tasks {
 
 // The part table of one validation (oks_eval.h's rows: "body", ..., "wholebody").
 using EvalRows = std::vector<std::pair<std::string, data::OksStats>>;
-// Runs the model (already in evaluation mode, gradients off) on the validation set.
-using EvalFn = std::function<EvalRows(pose::TopDownModel& model)>;
+// Runs the model (already in evaluation mode, gradients off) on the validation set: a
+// pose::TopDownModel, or a pose::ZoomNet for a "zoomnet" model config.
+using EvalFn = std::function<EvalRows(nn::Module& model)>;
 
 struct TrainOptions {
   std::string out_dir;

@@ -68,7 +68,7 @@ EvalFn make_validation(const TrainConfig& c, Device device) {
   p.box_padding = c.topdown.box_padding;
   v->parts = wholebody ? std::vector<std::string>{"body", "foot", "face", "lefthand", "righthand", "wholebody"}
                        : std::vector<std::string>{"body"};
-  return [v](pose::TopDownModel& model) { return evaluate(model, v->predict, v->gt, v->instances, v->parts); };
+  return [v](nn::Module& model) { return evaluate(model, v->predict, v->gt, v->instances, v->parts); };
 }
 
 }  // namespace wb::tasks

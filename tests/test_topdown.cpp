@@ -236,6 +236,10 @@ TEST_CASE("topdown: samples put each keypoint's target where the crop maps it") 
         const int src = s.meta.flipped ? set.flip_index[k] : k;
         const Point2 orig{inst[i].keypoints[3 * src], inst[i].keypoints[3 * src + 1]};
         const Point2 in_input = s.meta.image_to_input.apply(orig);
+        // The labels handed on for ZoomNet: the same point, flip-permuted, and its visibility.
+        REQUIRE(s.meta.input_keypoints.size() == static_cast<size_t>(set.size()));
+        CHECK(dist(s.meta.input_keypoints[k], in_input) < 1e-6);
+        CHECK(s.meta.visible[k] == (inst[i].keypoints[3 * src + 2] > 0 ? 1.0f : 0.0f));
         const Point2 hm = cfg.codec.input_to_heatmap(in_input);
         const bool inside = hm.x >= 1 && hm.y >= 1 && hm.x <= 10 && hm.y <= 14;
         if (inst[i].keypoints[3 * src + 2] == 0) {
