@@ -43,6 +43,17 @@ std::vector<PersonInstance> instances_from_coco(const CocoKeypointsFile& file, c
   return out;
 }
 
+std::vector<PersonInstance> instances_from_gt_boxes(const CocoKeypointsFile& file, const std::string& image_dir) {
+  std::vector<PersonInstance> out;
+  for (const PersonAnnotation& a : file.annotations) {
+    if (a.iscrowd || a.bbox.w <= 0 || a.bbox.h <= 0) continue;
+    const CocoImage* img = file.find_image(a.image_id);
+    check(img != nullptr, file.path, ": annotation ", a.id, " refers to image ", a.image_id, " which is not listed");
+    out.push_back({join_path(image_dir, img->file_name), a.image_id, a.id, a.bbox, 1.0, {}});
+  }
+  return out;
+}
+
 std::vector<PersonInstance> instances_from_boxes(const std::vector<PersonBox>& boxes, const CocoKeypointsFile& file,
                                                  const std::string& image_dir, double min_score,
                                                  int64_t* empty_boxes) {

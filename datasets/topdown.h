@@ -33,6 +33,9 @@ struct PersonInstance {
 // rejects. Image paths are image_dir/file_name.
 std::vector<PersonInstance> instances_from_coco(const CocoKeypointsFile& file, const std::string& image_dir,
                                                 SkipCounts* skipped = nullptr);
+// Every non-crowd annotation with a box, as MMPose evaluates with ground-truth boxes (crowd
+// annotations are ignored by the evaluator anyway); an annotation of an unlisted image is an error.
+std::vector<PersonInstance> instances_from_gt_boxes(const CocoKeypointsFile& file, const std::string& image_dir);
 // Detector boxes (category 1, score >= min_score) on the file's images, for evaluation. Boxes of
 // zero width or height cannot be cropped: they are left out and counted in *empty_boxes.
 std::vector<PersonInstance> instances_from_boxes(const std::vector<PersonBox>& boxes, const CocoKeypointsFile& file,

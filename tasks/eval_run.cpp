@@ -16,23 +16,6 @@
 namespace wb::tasks {
 namespace fs = std::filesystem;
 
-namespace {
-
-// Every non-crowd annotation with a box, as MMPose's evaluation with ground-truth boxes (crowd
-// annotations are ignored by the evaluator anyway).
-std::vector<data::PersonInstance> gt_box_instances(const data::CocoKeypointsFile& gt, const std::string& image_dir) {
-  std::vector<data::PersonInstance> out;
-  for (const data::PersonAnnotation& a : gt.annotations) {
-    if (a.iscrowd || a.bbox.w <= 0 || a.bbox.h <= 0) continue;
-    const data::CocoImage* img = gt.find_image(a.image_id);
-    check(img != nullptr, gt.path, ": annotation ", a.id, " refers to image ", a.image_id, " which is not listed");
-    out.push_back({(fs::path(image_dir) / img->file_name).string(), a.image_id, a.id, a.bbox, 1.0, {}});
-  }
-  return out;
-}
-
-}  // namespace
-
 PartTable run_evaluation(const EvalRunOptions& o, std::ostream& log) {
   // Inputs first: nothing is created before all of them have been read and checked.
   check(fs::is_directory(o.data_dir), "--data ", o.data_dir, ": no such folder");
@@ -53,7 +36,7 @@ PartTable run_evaluation(const EvalRunOptions& o, std::ostream& log) {
   std::vector<data::PersonInstance> instances;
   int64_t empty_boxes = 0;
   if (o.boxes.empty()) {
-    instances = gt_box_instances(gt, image_dir);
+    instances = data::instances_from_gt_boxes(gt, image_dir);
   } else {
     instances = data::instances_from_boxes(data::read_person_boxes(o.boxes), gt, image_dir, o.min_box_score,
                                            &empty_boxes);
@@ -62,14 +45,11 @@ PartTable run_evaluation(const EvalRunOptions& o, std::ostream& log) {
   std::stable_sort(instances.begin(), instances.end(),
                    [](const data::PersonInstance& a, const data::PersonInstance& b) { return a.image_id < b.image_id; });
 
-  PredictOptions p;
-  p.codec = spec.codec;
-  if (o.decoding) p.codec.decoding = *o.decoding;
-  p.keypoints = spec.keypoints;
+  pose::HeatmapCodec codec = spec.codec;
+  if (o.decoding) codec.decoding = *o.decoding;
+  PredictOptions p = predict_options_for(codec, *spec.keypoints, o.flip_test);
   p.device = parse_run_device(o.device);
   p.batch_size = o.batch_size;
-  p.flip_test = o.flip_test;
-  p.shift_flipped_heatmap = p.codec.encoding != pose::HeatmapEncoding::Udp;
   spec.model->to(p.device);
   spec.model->eval();
 

@@ -177,14 +177,11 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log) {
 
   ModelSpec spec = read_model_spec(o.config);
   load_model_weights(o.checkpoint, *spec.model);
-  PredictOptions p;
-  p.codec = spec.codec;
-  if (o.decoding) p.codec.decoding = *o.decoding;
-  p.keypoints = spec.keypoints;
+  pose::HeatmapCodec codec = spec.codec;
+  if (o.decoding) codec.decoding = *o.decoding;
+  PredictOptions p = predict_options_for(codec, *spec.keypoints, o.flip_test);
   p.device = parse_run_device(o.device);
   p.batch_size = o.batch_size;
-  p.flip_test = o.flip_test;
-  p.shift_flipped_heatmap = p.codec.encoding != pose::HeatmapEncoding::Udp;
   spec.model->to(p.device);
   spec.model->eval();
   ProgressLine progress(log, "predict", "people");

@@ -195,6 +195,15 @@ void flip_back_heatmaps(Tensor& heatmaps, const std::vector<int>& flip_index, bo
   }
 }
 
+PredictOptions predict_options_for(const pose::HeatmapCodec& codec, const pose::KeypointSet& keypoints, bool flip_test) {
+  PredictOptions p;
+  p.codec = codec;
+  p.keypoints = &keypoints;
+  p.flip_test = flip_test;
+  p.shift_flipped_heatmap = codec.encoding != pose::HeatmapEncoding::Udp;
+  return p;
+}
+
 std::vector<data::KeypointResult> predict_instances(nn::Module& model, const PredictOptions& options,
                                                     const std::vector<data::PersonInstance>& instances) {
   std::vector<RawPose> poses = run_instances(model, options, instances);

@@ -41,6 +41,10 @@ struct PredictOptions {
   std::function<void(int64_t, int64_t)> progress;
 };
 
+// The options for a model trained with `codec` on `keypoints`: its codec, MMPose's flip-test shift
+// for it (on for MSRA heatmaps, off for UDP), the rest at their defaults.
+PredictOptions predict_options_for(const pose::HeatmapCodec& codec, const pose::KeypointSet& keypoints, bool flip_test);
+
 // One pose per instance, in the instances' order: keypoints decoded to image pixels as (x, y, score)
 // triples, score = the instance's box score, bbox = its box. The model runs in evaluation mode (a
 // model in training mode, e.g. the trainer's, is switched for the call and switched back after) and

@@ -16,19 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Every non-crowd annotation with a box, as MMPose evaluates with ground-truth boxes (and as
-// wbpose-eval run does).
-std::vector<data::PersonInstance> gt_box_instances(const data::CocoKeypointsFile& gt, const std::string& image_dir) {
-  std::vector<data::PersonInstance> out;
-  for (const data::PersonAnnotation& a : gt.annotations) {
-    if (a.iscrowd || a.bbox.w <= 0 || a.bbox.h <= 0) continue;
-    const data::CocoImage* img = gt.find_image(a.image_id);
-    check(img != nullptr, gt.path, ": annotation ", a.id, " refers to image ", a.image_id, " which is not listed");
-    out.push_back({(fs::path(image_dir) / img->file_name).string(), a.image_id, a.id, a.bbox, 1.0, {}});
-  }
-  return out;
-}
-
 struct ValidationData {
   data::CocoKeypointsFile gt;
   std::vector<data::PersonInstance> instances;
@@ -47,7 +34,7 @@ EvalFn make_validation(const TrainConfig& c, Device device) {
   v->gt = data::read_coco_keypoints(ann);
   const std::string images = (root / c.data.val_images).string();
   if (c.data.val_boxes == "gt") {
-    v->instances = gt_box_instances(v->gt, images);
+    v->instances = data::instances_from_gt_boxes(v->gt, images);
   } else {
     const std::string boxes = (root / c.data.val_boxes).string();
     v->instances = data::instances_from_boxes(data::read_person_boxes(boxes), v->gt, images);
@@ -59,12 +46,9 @@ EvalFn make_validation(const TrainConfig& c, Device device) {
 
   const bool wholebody = v->gt.format == data::KeypointFormat::coco_wholebody;
   PredictOptions& p = v->predict;
-  p.codec = c.topdown.codec;
-  p.keypoints = &keypoint_set_for(wholebody ? 133 : 17, ann);
+  p = predict_options_for(c.topdown.codec, keypoint_set_for(wholebody ? 133 : 17, ann), c.eval.flip_test);
   p.device = device;
   p.batch_size = static_cast<int>(c.eval.batch_size);
-  p.flip_test = c.eval.flip_test;
-  p.shift_flipped_heatmap = p.codec.encoding != pose::HeatmapEncoding::Udp;
   p.box_padding = c.topdown.box_padding;
   v->parts = wholebody ? std::vector<std::string>{"body", "foot", "face", "lefthand", "righthand", "wholebody"}
                        : std::vector<std::string>{"body"};

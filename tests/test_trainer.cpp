@@ -425,6 +425,6 @@ TEST_CASE("trainer: a ZoomNet config trains with zoomnet_loss, validates, resume
   // ZoomNet crops need the MSRA geometry.
   json udp = tiny_zoomnet_run(dir.path / "data", 1);
   udp["codec"] = {{"encoding", "udp"}};
-  CHECK(error_of([&] { tasks::parse_train_config(udp, "z.json"); }).find("z.json: codec: ZoomNet needs the \"msra\"") !=
+  CHECK(test::error_of([&] { tasks::parse_train_config(udp, "z.json"); }).find("z.json: codec: ZoomNet needs the \"msra\"") !=
         std::string::npos);
 }
