@@ -45,13 +45,7 @@ PartTable run_evaluation(const EvalRunOptions& o, std::ostream& log) {
   std::stable_sort(instances.begin(), instances.end(),
                    [](const data::PersonInstance& a, const data::PersonInstance& b) { return a.image_id < b.image_id; });
 
-  pose::HeatmapCodec codec = spec.codec;
-  if (o.decoding) codec.decoding = *o.decoding;
-  PredictOptions p = predict_options_for(codec, *spec.keypoints, o.flip_test);
-  p.device = parse_run_device(o.device);
-  p.batch_size = o.batch_size;
-  spec.model->to(p.device);
-  spec.model->eval();
+  PredictOptions p = prepare_for_prediction(spec, o.decoding, o.flip_test, o.device, o.batch_size);
 
   log << "evaluating " << o.checkpoint << " on " << instances.size() << " person boxes ("
       << (o.boxes.empty() ? "ground truth" : o.boxes) << ") of " << gt.images.size() << " images"

@@ -177,13 +177,7 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log) {
 
   ModelSpec spec = read_model_spec(o.config);
   load_model_weights(o.checkpoint, *spec.model);
-  pose::HeatmapCodec codec = spec.codec;
-  if (o.decoding) codec.decoding = *o.decoding;
-  PredictOptions p = predict_options_for(codec, *spec.keypoints, o.flip_test);
-  p.device = parse_run_device(o.device);
-  p.batch_size = o.batch_size;
-  spec.model->to(p.device);
-  spec.model->eval();
+  PredictOptions p = prepare_for_prediction(spec, o.decoding, o.flip_test, o.device, o.batch_size);
   ProgressLine progress(log, "predict", "people");
   p.progress = [&](int64_t done, int64_t total) { progress.update(done, total); };
   std::vector<data::KeypointResult> results = predict_instances(*spec.model, p, instances);

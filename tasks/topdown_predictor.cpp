@@ -204,6 +204,18 @@ PredictOptions predict_options_for(const pose::HeatmapCodec& codec, const pose::
   return p;
 }
 
+PredictOptions prepare_for_prediction(ModelSpec& spec, std::optional<pose::HeatmapDecoding> decoding, bool flip_test,
+                                      const std::string& device, int batch_size) {
+  pose::HeatmapCodec codec = spec.codec;
+  if (decoding) codec.decoding = *decoding;
+  PredictOptions p = predict_options_for(codec, *spec.keypoints, flip_test);
+  p.device = parse_run_device(device);
+  p.batch_size = batch_size;
+  spec.model->to(p.device);
+  spec.model->eval();
+  return p;
+}
+
 std::vector<data::KeypointResult> predict_instances(nn::Module& model, const PredictOptions& options,
                                                     const std::vector<data::PersonInstance>& instances) {
   std::vector<RawPose> poses = run_instances(model, options, instances);

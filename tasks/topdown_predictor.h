@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "nn/module.h"
 #include "pose/heatmap_codec.h"
 #include "pose/keypoints.h"
+#include "tasks/model_spec.h"
 #include "tensor/device.h"
 
 namespace wb::tasks {
@@ -44,6 +46,11 @@ struct PredictOptions {
 // The options for a model trained with `codec` on `keypoints`: its codec, MMPose's flip-test shift
 // for it (on for MSRA heatmaps, off for UDP), the rest at their defaults.
 PredictOptions predict_options_for(const pose::HeatmapCodec& codec, const pose::KeypointSet& keypoints, bool flip_test);
+
+// For a run over a rebuilt model (wbpose-eval run, wbpose-infer): its options (the decoding
+// overridden when given) on `device` ("cpu", "cuda", "cuda:N"), the model moved there in eval mode.
+PredictOptions prepare_for_prediction(ModelSpec& spec, std::optional<pose::HeatmapDecoding> decoding, bool flip_test,
+                                      const std::string& device, int batch_size);
 
 // One pose per instance, in the instances' order: keypoints decoded to image pixels as (x, y, score)
 // triples, score = the instance's box score, bbox = its box. The model runs in evaluation mode (a
