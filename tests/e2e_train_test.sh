@@ -9,18 +9,9 @@ src=$1
 bin=$2
 min_ap=$3
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/e2e_common.sh"
 config="$src/configs/train_small_cpu.json"
-
-"$bin/wbpose-synth" --out "$tmp/data" --train 400 --val 50 --seed 1 --size 320x240 --difficulty easy \
-  >/dev/null 2>&1 || { echo "FAIL: wbpose-synth"; exit 1; }
-"$bin/wbpose-train" --config "$config" --data "$tmp/data" --out "$tmp/run" >"$tmp/train.log" 2>&1 ||
-  { echo "FAIL: wbpose-train"; cat "$tmp/train.log"; exit 1; }
-grep -E '^(training|done)' "$tmp/train.log"
-"$bin/wbpose-eval" run --config "$config" --checkpoint "$tmp/run/latest.safetensors" --data "$tmp/data" --gt-boxes \
-  --flip-test --out "$tmp/eval" >"$tmp/eval.log" 2>&1 || { echo "FAIL: wbpose-eval run"; cat "$tmp/eval.log"; exit 1; }
-cat "$tmp/eval.log"
+e2e_train_eval "$config" "$bin"
 ap=$(awk '$1 == "body" { print $2 }' "$tmp/eval.log")
 [ -n "$ap" ] || { echo "FAIL: no body row in the table"; exit 1; }
 if awk -v a="$ap" -v m="$min_ap" 'BEGIN { exit !(a >= m) }'; then

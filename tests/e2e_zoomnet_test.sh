@@ -22,18 +22,9 @@ bin=$2
 min_face=$3
 min_hand=$4
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/e2e_common.sh"
 config="$src/configs/train_zoomnet_small_cpu.json"
-
-"$bin/wbpose-synth" --out "$tmp/data" --train 400 --val 50 --seed 1 --size 320x240 --difficulty easy \
-  >/dev/null 2>&1 || { echo "FAIL: wbpose-synth"; exit 1; }
-"$bin/wbpose-train" --config "$config" --data "$tmp/data" --out "$tmp/run" >"$tmp/train.log" 2>&1 ||
-  { echo "FAIL: wbpose-train"; cat "$tmp/train.log"; exit 1; }
-grep -E '^(training|done)' "$tmp/train.log"
-"$bin/wbpose-eval" run --config "$config" --checkpoint "$tmp/run/latest.safetensors" --data "$tmp/data" --gt-boxes \
-  --flip-test --out "$tmp/eval" >"$tmp/eval.log" 2>&1 || { echo "FAIL: wbpose-eval run"; cat "$tmp/eval.log"; exit 1; }
-cat "$tmp/eval.log"
+e2e_train_eval "$config" "$bin"
 image=$(ls "$tmp/data/images" | head -n 1)
 "$bin/wbpose-infer" --config "$config" --checkpoint "$tmp/run/latest.safetensors" --image "$tmp/data/images/$image" \
   --box 0,0,320,240 --flip-test --out "$tmp/infer.png" --json "$tmp/infer.json" >"$tmp/infer.log" 2>&1 ||

@@ -23,6 +23,7 @@
 #include "tasks/trainer.h"
 #include "tasks/validation.h"
 #include "tensor/atomic_file.h"
+#include "tests/tiny_zoomnet.h"
 #include "tests/util.h"
 
 using namespace wb;
@@ -342,22 +343,8 @@ TEST_CASE("plot: curves.png has the loss and AP panels with their lines") {
 
 namespace {
 
-// The smallest ZoomNet (as tests/test_zoomnet.cpp's): 32x32 crops, 8x8 heads.
-json tiny_zoomnet() {
-  const json net = {{"width", 2},          {"stem_channels", 4},       {"stage1_blocks", 1},
-                    {"stage1_channels", 2}, {"num_modules", {1, 1, 1}}, {"num_blocks", {1, 1, 1}}};
-  json body = net, face = net, hand = net;
-  body["input_size"] = {32, 32};
-  for (json* h : {&face, &hand}) {
-    (*h)["input_size"] = {8, 8};
-    (*h)["roi_expansion"] = 1.2;
-  }
-  return {{"type", "zoomnet"}, {"body", body}, {"face_head", face}, {"hand_head", hand}, {"sigma", 1.0},
-          {"min_roi_side", 4.0}};
-}
-
 json tiny_zoomnet_run(const fs::path& data_root, int64_t epochs) {
-  return {{"model", tiny_zoomnet()},
+  return {{"model", test::tiny_zoomnet_config()},
           {"data", {{"root", data_root.string()}, {"workers", 2}}},
           {"train", {{"epochs", epochs}, {"batch_size", 4}, {"lr", 1e-3}, {"warmup_iters", 3},
                      {"milestones", {1}}, {"log_interval", 1}}},

@@ -17,6 +17,7 @@
 #include "pose/models/zoomnet.h"
 #include "pose/models/zoomnet_pipeline.h"
 #include "tensor/error.h"
+#include "tests/tiny_zoomnet.h"
 #include "tests/util.h"
 
 using namespace wb;
@@ -27,19 +28,11 @@ namespace {
 
 std::string config_path(const std::string& name) { return std::string(WBPOSE_SOURCE_DIR) + "/configs/" + name; }
 
-// The smallest ZoomNet: 32x32 crops (8x8 heatmaps), 8x8 heads, every width 2-4.
+// The tests' tiny ZoomNet, with a different feature tap for each head.
 json tiny_config() {
-  const json net = {{"width", 2},          {"stem_channels", 4},       {"stage1_blocks", 1},
-                    {"stage1_channels", 2}, {"num_modules", {1, 1, 1}}, {"num_blocks", {1, 1, 1}}};
-  json body = net, face = net, hand = net;
-  body["input_size"] = {32, 32};
-  for (json* h : {&face, &hand}) {
-    (*h)["input_size"] = {8, 8};
-    (*h)["roi_expansion"] = 1.2;
-  }
-  hand["feature_stage"] = 2;  // a different tap for each head
-  return {{"type", "zoomnet"}, {"body", body}, {"face_head", face}, {"hand_head", hand}, {"sigma", 1.0},
-          {"min_roi_side", 4.0}};
+  json c = test::tiny_zoomnet_config();
+  c["hand_head"]["feature_stage"] = 2;
+  return c;
 }
 
 // One person in a 32x32 crop: body keypoints, a face around (20, 8), hands around (6, 22) and (26, 24).
