@@ -26,6 +26,13 @@ std::string fixed(double v, int digits = 4) {
   return buf;
 }
 
+// Four significant digits: budgets from tiny test spaces (0.01562) to the paper's (18.02).
+std::string short_number(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
 double total_gflops(const SearchCandidate& c) { return nas::to_gflops(c.macs.total()); }
 
 // The parts of every candidate's table, in the order they first appear.
@@ -56,10 +63,10 @@ std::string results_md(const SearchReportInfo& info, const std::vector<SearchCan
   const std::vector<std::string> parts = part_names(cands);
   const SearchCandidate& b = cands[best];
   std::ostringstream md;
-  md << "# ZoomNAS search: " << info.controller << " controller, budget " << fixed(info.budget_gflops, 2)
+  md << "# ZoomNAS search: " << info.controller << " controller, budget " << short_number(info.budget_gflops)
      << " GFLOPs, seed " << info.seed << "\n\n"
      << cands.size() << " of " << info.samples << " sub-networks evaluated. Best: #" << best + 1 << ", " << b.metric
-     << " AP " << fixed(b.ap) << " at " << fixed(total_gflops(b), 2) << " GFLOPs (best_config.json).\n\n"
+     << " AP " << fixed(b.ap) << " at " << short_number(total_gflops(b)) << " GFLOPs (best_config.json).\n\n"
      << "GFLOPs of the whole ZoomNet on one person crop (nas/flops.h; hand: both hands). Config: B = BodyNet, "
         "F = FaceHead, H = HandHead; input size, c stem width, L stage-1 Bottlenecks x planes g groups, D stage "
         "2-4 depths, W branch widths, G branch groups; heads add s feature stage, e RoI expansion.\n\n"
@@ -153,7 +160,7 @@ void write_pareto_plot(const std::string& path, const SearchReportInfo& info,
   // The budget: a dashed vertical line.
   const double bx = px(info.budget_gflops);
   for (int y = fy0; y < fy1; y += 12) draw_line(c, {bx, static_cast<double>(y)}, {bx, std::min(y + 6.0, 1.0 * fy1)}, kBudget, 2);
-  const std::string budget = "budget " + fixed(info.budget_gflops, 2);
+  const std::string budget = "budget " + short_number(info.budget_gflops);
   draw_text(c, static_cast<int>(bx) - pose::text_width(budget) - 4, fy0 + 4, budget, kBudget);
 
   for (const auto& s : candidates) fill_circle(c, at(s), 2.5, kDot);

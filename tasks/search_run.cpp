@@ -94,8 +94,8 @@ std::vector<SearchCandidate> read_state(const std::string& path, const json& hea
   } catch (const json::exception& e) {
     fail(path, ": not valid JSON (", e.what(), ")");
   }
-  check(st.is_object() && st.contains("search") && st.contains("space") && st.contains("base") &&
-            st.contains("candidates") && st["candidates"].is_array(),
+  check(st.is_object() && st.contains("search") && st["search"].is_object() && st.contains("space") &&
+            st.contains("base") && st.contains("candidates") && st["candidates"].is_array(),
         path, ": not a search state (expected \"search\", \"space\", \"base\", \"candidates\")");
   for (const auto& [key, value] : header.items()) {
     check(st["search"].contains(key) && st["search"][key] == value, path, ": field \"search.", key, "\" is ",
@@ -154,7 +154,7 @@ std::string hrnet_summary(const pose::HRNetConfig& n) {
 std::string config_summary(const pose::ZoomNetConfig& c) {
   auto head = [](const char* tag, const pose::ZoomHeadConfig& h) {
     std::ostringstream s;
-    s << " | " << tag << " " << hrnet_summary(h.net) << " s" << h.feature_stage << " e" << h.roi_expansion;
+    s << "; " << tag << " " << hrnet_summary(h.net) << " s" << h.feature_stage << " e" << h.roi_expansion;
     return s.str();
   };
   return "B " + hrnet_summary(c.body) + head("F", c.face_head) + head("H", c.hand_head);

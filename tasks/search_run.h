@@ -64,8 +64,8 @@ struct SearchResult {
 SearchResult run_search(const SearchOptions& o, const nas::ZoomNasSpace& space, const pose::ZoomNetConfig& base,
                         const std::function<EvalRows(const pose::ZoomNetConfig&)>& evaluate);
 
-// "B 384x288 c64 L4x64g1 D4.16.12 W32.64.128.256 G1.1.1.1 | F 64 s0 e1 ... | H ...": the searched
-// dimensions of a candidate on one line (results.md / .csv).
+// "B 384x288 c64 L4x64g1 D4.16.12 W32.64.128.256 G1.1.1.1; F 64 L... s0 e1; H ...": the searched
+// dimensions of a candidate on one line, with no "|" or "," (results.md table, results.csv).
 std::string config_summary(const pose::ZoomNetConfig& c);
 
 }  // namespace wb::tasks

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <string>
@@ -164,6 +165,35 @@ TEST_CASE("nas evolution: under budget, never twice, in the space, deterministic
   CHECK_THROWS_WITH_AS(nas::evolution_search(s, base, budget, 10, g4, score, eo), doctest::Contains("parents"), Error);
 }
 
+TEST_CASE("nas evolution: a space of 80 networks is searched without repeats, and exhausting it is an error") {
+  // One choice per dimension except BodyNet's input (5) and stem (4) and the face RoI expansion (4):
+  // breeding repeats parents often here, so duplicates must be caught.
+  nas::ZoomNasSpace s = nas::zoomnas_space();
+  for (nas::HRNetSpace* n : {&s.body, &s.face.net, &s.hand.net}) {
+    n->search_groups = false;
+    if (n != &s.body) n->input_heights.resize(1);
+    n->stage1_depths.resize(1);
+    n->stage1_widths.resize(1);
+    for (auto& d : n->stage_depths) d.resize(1);
+    for (auto& w : n->branch_widths) w.resize(1);
+  }
+  s.face.feature_stages.resize(1);
+  s.hand.feature_stages.resize(1);
+  s.hand.roi_expansions.resize(1);
+  const int64_t budget = std::numeric_limits<int64_t>::max();
+  nas::EvolutionOptions eo;
+  eo.population = 10;
+  eo.parents = 4;
+  Generator gen(3);
+  const auto all = nas::evolution_search(s, {}, budget, 80, gen, synthetic_score, eo);
+  std::set<std::string> keys;
+  for (const auto& c : all) keys.insert(nas::config_key(c.config));
+  CHECK(keys.size() == 80);
+  eo.max_tries = 5;
+  CHECK_THROWS_WITH_AS(nas::evolution_search(s, {}, budget, 81, gen, synthetic_score, eo),
+                       doctest::Contains("were all evaluated already"), Error);
+}
+
 TEST_CASE("nas evolution: mutation and crossover stay in the space and draw from the parents") {
   const nas::ZoomNasSpace s = nas::zoomnas_space();
   Generator gen(11);
@@ -276,6 +306,7 @@ TEST_CASE("search run: the files parse, best_config.json builds a ZoomNet with t
   }
   CHECK(rows == 20);
   CHECK(marked == 1);
+  CHECK(tasks::config_summary(best.config).find('|') == std::string::npos);  // a markdown table cell
   const std::string md = read_file(dir + "/results.md");
   CHECK(md.find("**best**") != std::string::npos);
   CHECK(md.find("| " + std::to_string(r.best + 1) + " | `" + tasks::config_summary(best.config) + "`") != std::string::npos);
