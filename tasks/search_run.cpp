@@ -117,6 +117,9 @@ std::vector<SearchCandidate> read_state(const std::string& path, const json& hea
   return out;
 }
 
+// Thrown through the controller when SearchOptions::stop is set.
+struct Stopped {};
+
 size_t best_of(const std::vector<SearchCandidate>& c) {
   size_t best = 0;
   for (size_t i = 1; i < c.size(); ++i) {
@@ -198,6 +201,7 @@ SearchResult run_search(const SearchOptions& o, const nas::ZoomNasSpace& space, 
             "with other options): start a new search");
       result.candidates.push_back(stored[i]);
     } else {
+      if (o.stop && o.stop->load()) throw Stopped{};
       result.candidates.push_back(make_candidate(config, evaluate(config)));
       ++result.evaluated;
     }
@@ -227,12 +231,20 @@ SearchResult run_search(const SearchOptions& o, const nas::ZoomNasSpace& space, 
   spec.samples = o.samples;
   spec.seed = o.seed;
   spec.evolution = o.evolution;
-  nas::run_controller(spec, space, base, score);
+  try {
+    nas::run_controller(spec, space, base, score);
+  } catch (const Stopped&) {
+    result.stopped = true;
+  }
+  if (result.candidates.empty()) return result;  // stopped before the first evaluation
 
   result.best = best_of(result.candidates);
   // A resumed search that was complete already evaluated nothing: its reports are written here.
   write_search_reports(o.out_dir, info, result.candidates, result.best);
-  if (o.verbose) {
+  if (o.verbose && result.stopped) {
+    std::printf("search stopped after %zu of %d evaluations; continue with --resume\n", result.candidates.size(),
+                o.samples);
+  } else if (o.verbose) {
     const SearchCandidate& b = result.candidates[result.best];
     std::printf("search done: best #%zu, %s AP %.4f at %.3f GFLOPs; %s\n", result.best + 1, b.metric.c_str(), b.ap,
                 nas::to_gflops(b.macs.total()), (fs::path(o.out_dir) / "best_config.json").string().c_str());

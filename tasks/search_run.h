@@ -20,6 +20,7 @@
 // that each proposal equals the stored config, then goes on evaluating: a search stopped and
 // resumed ends with the same files, byte for byte, as one that was not.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -42,6 +43,9 @@ struct SearchOptions {
   bool resume = false;
   bool verbose = true;                // a progress line per evaluation on stdout
   nas::EvolutionOptions evolution;    // the evolutionary controller's hyper-parameters
+  // Checked before every new evaluation: once true, run_search returns with what is evaluated
+  // (SearchResult::stopped); --resume continues from there.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct SearchCandidate {
@@ -56,6 +60,7 @@ struct SearchResult {
   std::vector<SearchCandidate> candidates;  // in evaluation order
   size_t best = 0;                          // the highest AP, the first on ties
   int evaluated = 0;                        // by this call (the rest were replayed from state.json)
+  bool stopped = false;                     // by SearchOptions::stop, before `samples` were evaluated
 };
 
 // The evaluation is the caller's (tasks/subnet_eval.h's evaluate_subnet in wbpose-search).

@@ -5,6 +5,7 @@
 // parse and best_config.json builds a ZoomNet whose counted FLOPs are the candidate's; a state file
 // that does not match is an error naming it. How evolution compares with random search on the
 // synthetic objective is printed, not asserted.
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -232,16 +233,27 @@ TEST_CASE("search run: random and evolution each resume to the identical state")
     const std::string full = tmp.dir(controller + "-full"), cut = tmp.dir(controller + "-cut");
     const auto done = tasks::run_search(options(full, controller, budget, 30), s, {}, synthetic_eval);
     CHECK(done.evaluated == 30);
+    CHECK_FALSE(done.stopped);
     REQUIRE(done.candidates.size() == 30);
 
-    // Stopped after 11 evaluations (an evaluation that throws, as a killed run would leave it) ...
+    // Stopped after 11 evaluations: random search by an evaluation that throws (as a killed run
+    // would leave it), evolution by the stop flag ...
     int evaluations = 0;
+    std::atomic<bool> stop{false};
     auto stopping = [&](const pose::ZoomNetConfig& c) {
-      if (evaluations == 11) throw std::runtime_error("stopped");
-      ++evaluations;
+      if (evaluations == 11) throw std::runtime_error("killed");
+      if (++evaluations == 11) stop = true;
       return synthetic_eval(c);
     };
-    CHECK_THROWS_AS(tasks::run_search(options(cut, controller, budget, 30), s, {}, stopping), std::runtime_error);
+    tasks::SearchOptions first = options(cut, controller, budget, 30);
+    if (controller == "random") {
+      CHECK_THROWS_AS(tasks::run_search(first, s, {}, stopping), std::runtime_error);
+    } else {
+      first.stop = &stop;
+      const auto part = tasks::run_search(first, s, {}, stopping);
+      CHECK(part.stopped);
+      CHECK(part.candidates.size() == 11);
+    }
     CHECK(json::parse(read_file(cut + "/state.json"))["candidates"].size() == 11);
     // ... resumed: the 11 are replayed, 19 evaluated, and every file equals the uninterrupted run's.
     tasks::SearchOptions o = options(cut, controller, budget, 30);
