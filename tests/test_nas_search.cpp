@@ -195,6 +195,24 @@ TEST_CASE("nas evolution: a space of 80 networks is searched without repeats, an
                        doctest::Contains("were all evaluated already"), Error);
 }
 
+TEST_CASE("nas evolution: options from JSON, defaults, errors naming the field") {
+  const nas::EvolutionOptions d = nas::evolution_options_from_json(json::object(), "search.json: evolution");
+  CHECK(nas::to_json(d) == nas::to_json(nas::EvolutionOptions{}));
+  const nas::EvolutionOptions o =
+      nas::evolution_options_from_json({{"population", 30}, {"mutation_prob", 0.2}}, "search.json: evolution");
+  CHECK(o.population == 30);
+  CHECK(o.mutation_prob == 0.2);
+  CHECK(nas::to_json(nas::evolution_options_from_json(nas::to_json(o), "x")) == nas::to_json(o));
+  const std::string unknown =
+      test::error_of([] { nas::evolution_options_from_json({{"populaton", 30}}, "search.json: evolution"); });
+  CHECK(unknown.find("search.json: evolution") != std::string::npos);
+  CHECK(unknown.find("populaton") != std::string::npos);
+  CHECK(test::error_of([] { nas::evolution_options_from_json({{"parents", 60}}, "search.json: evolution"); })
+            .find("field \"parents\" must be 2 to population (50)") != std::string::npos);
+  CHECK(test::error_of([] { nas::evolution_options_from_json({{"mutation_share", 1.5}}, "e"); }).find("mutation_share") !=
+        std::string::npos);
+}
+
 TEST_CASE("nas evolution: mutation and crossover stay in the space and draw from the parents") {
   const nas::ZoomNasSpace s = nas::zoomnas_space();
   Generator gen(11);
