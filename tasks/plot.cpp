@@ -11,6 +11,31 @@
 
 namespace wb::tasks {
 
+std::vector<double> plot_ticks(double lo, double hi, int count) {
+  const double raw = (hi - lo) / count;
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    step = m * mag;
+    if (step >= raw) break;
+  }
+  std::vector<double> out;
+  for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push_back(t);
+  return out;
+}
+
+std::string tick_label(double v) {
+  char buf[32];
+  if (std::abs(v) < 1e-12) v = 0;
+  // Iterations print in full ("1500", not "1.5e+03"); fractions with three significant digits.
+  if (v == std::round(v) && std::abs(v) < 1e9) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+  }
+  return buf;
+}
+
 namespace {
 
 using pose::Point2;
@@ -33,32 +58,6 @@ Rgb part_plot_color(const std::string& part) {
   return pose::part_color(part);
 }
 
-// Tick positions covering [lo, hi] at a step of 1, 2 or 5 times a power of ten, about `count` of them.
-std::vector<double> ticks(double lo, double hi, int count) {
-  const double raw = (hi - lo) / count;
-  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = mag;
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    step = m * mag;
-    if (step >= raw) break;
-  }
-  std::vector<double> out;
-  for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push_back(t);
-  return out;
-}
-
-std::string label(double v) {
-  char buf[32];
-  if (std::abs(v) < 1e-12) v = 0;
-  // Iterations print in full ("1500", not "1.5e+03"); fractions with three significant digits.
-  if (v == std::round(v) && std::abs(v) < 1e9) {
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.3g", v);
-  }
-  return buf;
-}
-
 // One panel at horizontal offset x0: frame, grid, tick labels, title, the series and their legend.
 void draw_panel(const pose::Canvas& c, int x0, const std::string& title, const std::vector<Series>& series,
                 double y_lo, double y_hi, double x_hi) {
@@ -66,16 +65,16 @@ void draw_panel(const pose::Canvas& c, int x0, const std::string& title, const s
   const auto px = [&](double x) { return fx0 + (fx1 - fx0) * x / x_hi; };
   const auto py = [&](double y) { return fy1 - (fy1 - fy0) * (y - y_lo) / (y_hi - y_lo); };
 
-  for (double t : ticks(0, x_hi, 5)) {
+  for (double t : plot_ticks(0, x_hi, 5)) {
     const int x = static_cast<int>(std::lround(px(t)));
     fill_rect(c, x, fy0, x + 1, fy1, kGrid);
-    const std::string s = label(t);
+    const std::string s = tick_label(t);
     draw_text(c, x - pose::text_width(s) / 2, fy1 + 6, s, kBlack);
   }
-  for (double t : ticks(y_lo, y_hi, 5)) {
+  for (double t : plot_ticks(y_lo, y_hi, 5)) {
     const int y = static_cast<int>(std::lround(py(t)));
     fill_rect(c, fx0, y, fx1, y + 1, kGrid);
-    const std::string s = label(t);
+    const std::string s = tick_label(t);
     draw_text(c, fx0 - 6 - pose::text_width(s), y - 3, s, kBlack);
   }
   draw_rect(c, fx0, fy0, fx1 + 1, fy1 + 1, kBlack);

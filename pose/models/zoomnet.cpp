@@ -118,6 +118,17 @@ ZoomNetConfig zoomnet_config_from_json(const nlohmann::json& j, const std::strin
   return c;
 }
 
+nlohmann::json to_json(const ZoomNetConfig& c) {
+  auto head = [](const ZoomHeadConfig& h) {
+    nlohmann::json j = to_json(h.net);
+    j["feature_stage"] = h.feature_stage;
+    j["roi_expansion"] = h.roi_expansion;
+    return j;
+  };
+  return {{"type", "zoomnet"},           {"body", to_json(c.body)}, {"face_head", head(c.face_head)},
+          {"hand_head", head(c.hand_head)}, {"sigma", c.sigma},       {"min_roi_side", c.min_roi_side}};
+}
+
 ZoomHead::ZoomHead(int64_t in_channels, const HRNetConfig& net) {
   adapter = register_module("adapter", std::make_shared<nn::Sequential>());
   adapter->push_back(make_conv(in_channels, net.stem_channels, 1));

@@ -50,6 +50,9 @@ struct ZoomNetConfig {
 // Fields "body", "face_head", "hand_head" (objects: the HRNet fields, plus "feature_stage" and
 // "roi_expansion" for the heads), "sigma", "min_roi_side"; "type" must be "zoomnet".
 ZoomNetConfig zoomnet_config_from_json(const nlohmann::json& j, const std::string& where);
+// Every field and "type": "zoomnet": what zoomnet_config_from_json reads back to an equal config
+// (NAS writes its sampled architectures with it).
+nlohmann::json to_json(const ZoomNetConfig& c);
 
 // The three RoIs of one person, BodyNet input pixels.
 struct ZoomRois {
