@@ -24,19 +24,25 @@
 
 namespace {
 
-int train_supernet(const std::string& config_path, const std::string& data_dir, std::string out_dir,
-                   const std::string& device, bool resume, int64_t seed, int64_t epochs) {
+struct TrainArgs {
+  std::string config, data_dir, out_dir, device = "cpu";
+  bool resume = false;
+  int64_t seed = -1, epochs = 0;  // overrides when set
+};
+
+int train_supernet(TrainArgs& a) {
   using namespace wb;
-  tasks::SupernetConfig config = tasks::read_supernet_config(config_path);
-  if (!data_dir.empty()) config.train.data.root = data_dir;
-  if (seed >= 0) config.train.seed = static_cast<uint64_t>(seed);
-  if (epochs > 0) config.train.optim.epochs = epochs;
-  if (out_dir.empty()) out_dir = "runs/" + std::filesystem::path(config_path).stem().string();
+  tasks::SupernetConfig config = tasks::read_supernet_config(a.config);
+  if (!a.data_dir.empty()) config.train.data.root = a.data_dir;
+  if (a.seed >= 0) config.train.seed = static_cast<uint64_t>(a.seed);
+  if (a.epochs > 0) config.train.optim.epochs = a.epochs;
+  if (a.out_dir.empty()) a.out_dir = "runs/" + std::filesystem::path(a.config).stem().string();
+  const std::string& out_dir = a.out_dir;
 
   tasks::TrainOptions options;
   options.out_dir = out_dir;
-  options.device = tasks::device_from_flag(device);
-  options.resume = resume;
+  options.device = tasks::device_from_flag(a.device);
+  options.resume = a.resume;
   options.stop = tasks::stop_on_sigint();
   const tasks::TrainResult r = tasks::train_supernet(config, options);
   if (r.stopped) {
@@ -53,7 +59,7 @@ int train_supernet(const std::string& config_path, const std::string& data_dir, 
 }
 
 struct SearchArgs {
-  std::string supernet, weights, data_dir, out_dir, device = "cpu", evolution;
+  std::string supernet, weights, data_dir, device = "cpu", evolution;
   wb::tasks::SearchOptions options;
 };
 
@@ -77,7 +83,6 @@ int search(SearchArgs& a) {
   super.module().to(device);
   tasks::SubnetEvaluator evaluate(
       tasks::subnet_eval_setup(config.train, device, config.recal_batches, config.recal_batch_size));
-  a.options.out_dir = a.out_dir;
   tasks::run_search(
       a.options, config.space, config.base,
       [&](const pose::ZoomNetConfig& c) { return evaluate(super, c); });
@@ -92,16 +97,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   CLI::App* train = app.add_subcommand("train-supernet", "train the supernet of a search space by the sandwich rule");
-  std::string config_path, data_dir, out_dir, device = "cpu";
-  bool resume = false;
-  int64_t seed = -1, epochs = 0;
-  train->add_option("--config", config_path, "supernet training config (configs/zoomnas_supernet_*.json)")->required();
-  train->add_option("--data", data_dir, "dataset folder (overrides the config's data.root)");
-  train->add_option("--out", out_dir, "run folder (default: runs/<config name>)");
-  train->add_option("--device", device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-  train->add_flag("--resume", resume, "continue the run in --out from its checkpoint");
-  train->add_option("--seed", seed, "random seed (overrides the config's seed)")->check(CLI::NonNegativeNumber);
-  train->add_option("--epochs", epochs, "number of epochs (overrides the config's train.epochs)")
+  TrainArgs ta;
+  train->add_option("--config", ta.config, "supernet training config (configs/zoomnas_supernet_*.json)")->required();
+  train->add_option("--data", ta.data_dir, "dataset folder (overrides the config's data.root)");
+  train->add_option("--out", ta.out_dir, "run folder (default: runs/<config name>)");
+  train->add_option("--device", ta.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  train->add_flag("--resume", ta.resume, "continue the run in --out from its checkpoint");
+  train->add_option("--seed", ta.seed, "random seed (overrides the config's seed)")->check(CLI::NonNegativeNumber);
+  train->add_option("--epochs", ta.epochs, "number of epochs (overrides the config's train.epochs)")
       ->check(CLI::PositiveNumber);
 
   CLI::App* srch = app.add_subcommand("search", "search a trained supernet under a FLOPs budget");
@@ -122,7 +125,7 @@ int main(int argc, char** argv) {
   srch->add_option("--evolution", sa.evolution, "JSON file of the evolutionary controller's options (nas/evolution.h)");
   srch->add_option("--data", sa.data_dir, "dataset folder (overrides the supernet config's data.root)");
   srch->add_option("--device", sa.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-  srch->add_option("--out", sa.out_dir, "results folder")->required();
+  srch->add_option("--out", sa.options.out_dir, "results folder")->required();
   srch->add_flag("--resume", sa.options.resume, "continue the search in --out from its state.json");
 
   try {
@@ -134,7 +137,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (train->parsed()) return train_supernet(config_path, data_dir, out_dir, device, resume, seed, epochs);
+    if (train->parsed()) return train_supernet(ta);
     if (srch->parsed()) return search(sa);
   } catch (const std::exception& e) {
     std::cerr << "wbpose-search: " << tasks::one_line(e.what()) << "\n";
