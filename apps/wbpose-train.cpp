@@ -2,35 +2,13 @@
 // folder (tasks/trainer.h lists what it holds). Ctrl-C (SIGINT) finishes the current iteration,
 // saves a checkpoint and exits 0; --resume continues it exactly.
 #include <CLI/CLI.hpp>
-#include <atomic>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 
-#include "tasks/model_spec.h"
+#include "tasks/cli.h"
 #include "tasks/train_config.h"
 #include "tasks/trainer.h"
 #include "tasks/validation.h"
-#include "tensor/cuda_runtime.h"
-
-namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_sigint(int) {
-  g_stop.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program at once
-}
-
-// One line, whatever the message holds.
-std::string one_line(std::string s) {
-  for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return s;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace wb;
@@ -51,7 +29,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "wbpose-train: " << one_line(e.what()) << "\n";
+    std::cerr << "wbpose-train: " << tasks::one_line(e.what()) << "\n";
     return 2;
   }
 
@@ -64,11 +42,9 @@ int main(int argc, char** argv) {
 
     tasks::TrainOptions options;
     options.out_dir = out_dir;
-    options.device = device_name == "auto" ? (cuda::available() ? Device::cuda() : Device::cpu())
-                                           : tasks::parse_run_device(device_name);
+    options.device = tasks::device_from_flag(device_name);
     options.resume = resume;
-    options.stop = &g_stop;
-    std::signal(SIGINT, on_sigint);
+    options.stop = tasks::stop_on_sigint();
 
     const tasks::EvalFn validate = tasks::make_validation(config, options.device);
     const tasks::TrainResult r = tasks::train(config, options, validate);
@@ -85,7 +61,7 @@ int main(int argc, char** argv) {
     }
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "wbpose-train: " << one_line(e.what()) << "\n";
+    std::cerr << "wbpose-train: " << tasks::one_line(e.what()) << "\n";
     return 1;
   }
 }

@@ -11,8 +11,8 @@
 // - depth: the first stage1_blocks Bottlenecks, the first num_modules HRModules of each stage and
 //   the first num_blocks BasicBlocks of each branch (trailing ones skipped);
 // - resolution: the caller feeds an input of the active config's size.
-// The plain model code is untouched: elastic execution is this walker over the model's public
-// modules, and a sub-network exported from it loads in the plain model code (export_subnet).
+// The plain model code is untouched: elastic execution is a walker over the model's public
+// modules (nas/elastic_walker.h), and a sub-network exported from it loads in the plain model code (export_subnet).
 #pragma once
 #include <memory>
 
@@ -46,7 +46,6 @@ class ElasticHRNet {
   const pose::HRNetConfig& largest() const { return net_->config(); }
 
  private:
-  struct Run;  // one forward's state (nas/elastic.cpp)
   std::shared_ptr<pose::TopDownModel> model_;
   pose::HRNet* net_;
 };

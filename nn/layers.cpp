@@ -172,6 +172,11 @@ Tensor BatchNorm2d::run(const Tensor& x, bool relu) {
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) { return run(x, false); }
+
+void BatchNorm2d::set_momentum(double momentum) {
+  check(momentum >= 0.0 && momentum <= 1.0, "BatchNorm2d(", channels_, "): momentum ", momentum, " out of [0, 1]");
+  params_.momentum = momentum;
+}
 Tensor BatchNorm2d::forward_relu(const Tensor& x) { return run(x, true); }
 
 void BatchNorm2d::reset_parameters(Generator&) {

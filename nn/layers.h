@@ -114,6 +114,9 @@ class BatchNorm2d : public Module {
   void reset_parameters(Generator& gen) override;
   int64_t channels() const { return channels_; }
   const kernels::BatchNormParams& params() const { return params_; }
+  // The running statistics' update rate in [0, 1] (nn/bn_recalibration.h sets 1 to read one
+  // batch's statistics).
+  void set_momentum(double momentum);
 
   Tensor weight, bias;
   Tensor running_mean, running_var, num_batches_tracked;

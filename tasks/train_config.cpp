@@ -162,11 +162,13 @@ nlohmann::json TrainConfig::to_json() const {
   return j;
 }
 
-TrainConfig parse_train_config(const nlohmann::json& j, const std::string& path) {
+TrainConfig parse_train_config(const nlohmann::json& j, const std::string& path,
+                               const std::vector<std::string>& own_fields) {
   TrainConfig c;
   c.path = path;
   pose::ConfigReader r(j, path);
   r.skip("model");
+  for (const std::string& f : own_fields) r.skip(f);
   c.model = model_section(j, path);
   c.model_where = path + ": model";
   const std::array<int64_t, 2> input = model_input_size(c.model, c.model_where);

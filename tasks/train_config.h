@@ -76,9 +76,12 @@ struct TrainConfig {
   nlohmann::json to_json() const;
 };
 
-// Reads and validates a training config; errors name the file and the field.
+// Reads and validates a training config; errors name the file and the field. `own_fields`: top-level
+// fields that a caller with a config of its own reads itself (wbpose-search's "search_space"), not
+// unknown here.
 TrainConfig read_train_config(const std::string& path);
-TrainConfig parse_train_config(const nlohmann::json& j, const std::string& path);
+TrainConfig parse_train_config(const nlohmann::json& j, const std::string& path,
+                               const std::vector<std::string>& own_fields = {});
 
 // The model config that `path` describes: a model config file as it is, or a training config's
 // "model". For tools that take either (wbpose-info, wbpose-eval).

@@ -1,23 +1,16 @@
 #include "tasks/trainer.h"
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 
-#include "autograd/engine.h"
 #include "autograd/node.h"
-#include "autograd/ops_pose.h"
 #include "datasets/coco.h"
-#include "datasets/loader.h"
 #include "nn/checkpoint.h"
 #include "nn/optimizer.h"
-#include "pose/models/factory.h"
-#include "pose/models/zoomnet.h"
-#include "pose/models/zoomnet_pipeline.h"
 #include "tasks/metrics_log.h"
 #include "tasks/model_spec.h"
 #include "tasks/plot.h"
@@ -72,20 +65,9 @@ bool validation_due(const EvalConfig& e, int64_t epochs_done, int64_t epochs) {
   return epochs_done == epochs || (e.interval > 0 && epochs_done % e.interval == 0);
 }
 
-nlohmann::json rows_json(const EvalRows& rows) {
-  nlohmann::json parts = nlohmann::json::object();
-  for (const auto& [name, stats] : rows) {
-    nlohmann::json s;
-    for (size_t i = 0; i < stats.size(); ++i) s[data::kOksStatNames[i]] = stats[i];
-    parts[name] = s;
-  }
-  return parts;
-}
-
 class Run {
  public:
-  Run(const TrainConfig& c, const TrainOptions& o, const EvalFn& evaluate)
-      : cfg_(c), opt_(o), evaluate_(evaluate), dir_(o.out_dir) {}
+  Run(const TrainConfig& c, TrainingTask& task, const TrainOptions& o) : cfg_(c), task_(task), opt_(o), dir_(o.out_dir) {}
 
   TrainResult go();
 
@@ -93,19 +75,18 @@ class Run {
   void prepare();
   void train_epoch(int64_t epoch);
   void end_epoch(int64_t epoch);
+  void add_to_window(const StepLoss& s);
   void log_window(int64_t epoch, int64_t iter_in_epoch);
-  Tensor step_loss(const data::Batch& batch);
   void save(int64_t epoch_to_run);
   void plot();
   std::string file(const std::string& name) const { return (dir_ / name).string(); }
 
   const TrainConfig& cfg_;
+  TrainingTask& task_;
   const TrainOptions& opt_;
-  const EvalFn& evaluate_;
   fs::path dir_;
 
-  std::shared_ptr<nn::Module> model_;
-  pose::ZoomNet* zoom_ = nullptr;  // model_ when it is a ZoomNet
+  nn::Module* model_ = nullptr;
   std::unique_ptr<data::TopDownDataset> dataset_;
   std::unique_ptr<nn::Optimizer> optimizer_;
   std::unique_ptr<MetricsLog> metrics_;
@@ -116,7 +97,7 @@ class Run {
   TrainResult result_;
 
   double window_loss_ = 0;
-  std::array<double, 3> window_parts_{};  // ZoomNet: body, face, hand
+  std::vector<std::pair<std::string, double>> window_parts_;  // summed, in the task's order
   int64_t window_iters_ = 0;
   Clock::time_point window_start_;
   double train_seconds_ = 0;   // this call's time in training steps, for the throughput
@@ -124,20 +105,9 @@ class Run {
 };
 
 void Run::prepare() {
-  int64_t num_keypoints = 0;
   gen_.seed(cfg_.seed);
-  if (pose::model_type(cfg_.model, cfg_.model_where) == "zoomnet") {
-    auto zoom = pose::build_zoomnet(cfg_.model, cfg_.model_where);
-    zoom->init_weights(gen_);
-    zoom_ = zoom.get();
-    model_ = std::move(zoom);
-    num_keypoints = 133;  // ZoomNet's labels: the COCO-WholeBody keypoints
-  } else {
-    auto model = pose::build_model(cfg_.model, cfg_.model_where);
-    model->init_weights(gen_);
-    num_keypoints = model->num_keypoints();
-    model_ = std::move(model);
-  }
+  model_ = &task_.build(gen_);
+  const int64_t num_keypoints = task_.num_keypoints();
   const pose::KeypointSet& kps = keypoint_set_for(num_keypoints, cfg_.model_where);
   dataset_ = std::make_unique<data::TopDownDataset>(training_instances(cfg_, num_keypoints), kps, cfg_.topdown);
   iters_per_epoch_ = dataset_->size() / cfg_.optim.batch_size;
@@ -163,59 +133,60 @@ void Run::prepare() {
   }
 
   fs::create_directories(dir_);
-  write_file_atomic(file("config.json"), cfg_.to_json().dump(2) + "\n");
+  write_file_atomic(file("config.json"), task_.config_json().dump(2) + "\n");
   metrics_ = std::make_unique<MetricsLog>(file("metrics.jsonl"), opt_.resume, progress_.iteration);
   for (const auto& r : metrics_->records()) {
     if (r.value("kind", "") == "val") result_.best_ap = std::max(result_.best_ap, r.value("ap", -1.0));
   }
 }
 
-// The batch's loss (0-d, with its graph). ZoomNet renders its own targets from the keypoints (its
-// head targets live in the RoIs it predicts in this pass); its part losses go to the log window.
-Tensor Run::step_loss(const data::Batch& batch) {
-  const Tensor images = batch.images.to(opt_.device);
-  if (zoom_ == nullptr) {
-    const Tensor pred = (*model_)(images);
-    return ops::heatmap_mse_loss(pred, batch.heatmaps.to(opt_.device), batch.weights.to(opt_.device));
+void Run::add_to_window(const StepLoss& s) {
+  window_loss_ += s.loss;
+  for (const auto& [name, value] : s.parts) {
+    auto it = std::find_if(window_parts_.begin(), window_parts_.end(), [&](const auto& p) { return p.first == name; });
+    if (it == window_parts_.end()) {
+      window_parts_.emplace_back(name, value);
+    } else {
+      it->second += value;
+    }
   }
-  pose::ZoomBatch zb;
-  zb.images = images;
-  for (const data::SampleMeta& m : batch.meta) {
-    zb.keypoints.push_back(m.input_keypoints);
-    zb.visible.push_back(m.visible);
-  }
-  const pose::ZoomLoss loss = pose::zoomnet_loss(*zoom_, zb);
-  window_parts_[0] += loss.body.item();
-  window_parts_[1] += loss.face.item();
-  window_parts_[2] += loss.hand.item();
-  return loss.total;
+  ++window_iters_;
 }
 
 void Run::log_window(int64_t epoch, int64_t iter_in_epoch) {
   const double secs = seconds_since(window_start_);
-  const double loss = window_loss_ / static_cast<double>(window_iters_);
-  const double it_s = static_cast<double>(window_iters_) / secs;
+  const double n = static_cast<double>(window_iters_);
+  const double loss = window_loss_ / n;
+  const double it_s = n / secs;
   const double img_s = it_s * static_cast<double>(cfg_.optim.batch_size);
   result_.last_loss = loss;
   nlohmann::json record{{"kind", "train"},         {"epoch", epoch + 1},   {"iter", progress_.iteration},
                         {"lr", optimizer_->lr()},  {"loss", loss},         {"it_per_s", it_s},
                         {"images_per_s", img_s}};
-  if (zoom_ != nullptr) {
-    const double n = static_cast<double>(window_iters_);
-    record["loss_parts"] = {{"body", window_parts_[0] / n}, {"face", window_parts_[1] / n},
-                            {"hand", window_parts_[2] / n}};
+  if (!window_parts_.empty()) {
+    nlohmann::json parts = nlohmann::json::object();
+    for (const auto& [name, sum] : window_parts_) parts[name] = sum / n;
+    record["loss_parts"] = parts;
   }
   metrics_->append(record);
   if (opt_.verbose) {
+    std::string shown;
+    for (const std::string& name : task_.shown_parts()) {
+      if (record.contains("loss_parts") && record["loss_parts"].contains(name)) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "  %s %.6f", name.c_str(), record["loss_parts"][name].get<double>());
+        shown += buf;
+      }
+    }
     const int64_t left = cfg_.optim.epochs * iters_per_epoch_ - progress_.iteration;
-    std::printf("epoch %lld/%lld  iter %lld/%lld  loss %.6f  lr %.2e  %.2f it/s  %.1f images/s  ETA %s\n",
+    std::printf("epoch %lld/%lld  iter %lld/%lld  loss %.6f%s  lr %.2e  %.2f it/s  %.1f images/s  ETA %s\n",
                 static_cast<long long>(epoch + 1), static_cast<long long>(cfg_.optim.epochs),
-                static_cast<long long>(iter_in_epoch), static_cast<long long>(iters_per_epoch_), loss,
+                static_cast<long long>(iter_in_epoch), static_cast<long long>(iters_per_epoch_), loss, shown.c_str(),
                 optimizer_->lr(), it_s, img_s, format_duration(static_cast<double>(left) / it_s).c_str());
     std::fflush(stdout);
   }
   window_loss_ = 0;
-  window_parts_ = {};
+  window_parts_.clear();
   window_iters_ = 0;
   window_start_ = Clock::now();
 }
@@ -235,16 +206,14 @@ void Run::train_epoch(int64_t epoch) {
   while (auto batch = loader.next()) {
     optimizer_->set_lr(schedule_.lr_at(epoch, batch->index, iters_per_epoch_));
     optimizer_->zero_grad();
-    const Tensor loss = step_loss(*batch);
-    autograd::backward(loss);
+    const StepLoss s = task_.step(*batch, opt_.device, progress_.iteration);
     optimizer_->step();
-    const double l = loss.item();
-    check(std::isfinite(l), "training diverged: the loss is ", l, " at epoch ", epoch + 1, " iteration ",
-          batch->index + 1);
+    bool finite = std::isfinite(s.loss);
+    for (const auto& part : s.parts) finite = finite && std::isfinite(part.second);
+    check(finite, "training diverged: the loss is ", s.loss, " at epoch ", epoch + 1, " iteration ", batch->index + 1);
     ++trained_iters_;
     ++progress_.iteration;
-    window_loss_ += l;
-    ++window_iters_;
+    add_to_window(s);
     train_seconds_ += seconds_since(step_start);
     const int64_t done_in_epoch = batch->index + 1;
     const bool stopping = opt_.stop && opt_.stop->load();
@@ -263,24 +232,22 @@ void Run::train_epoch(int64_t epoch) {
 
 void Run::end_epoch(int64_t epoch) {
   const int64_t done = epoch + 1;
-  if (evaluate_ && validation_due(cfg_.eval, done, cfg_.optim.epochs)) {
-    EvalRows rows;
+  if (task_.validates() && validation_due(cfg_.eval, done, cfg_.optim.epochs)) {
+    Validation v;
     {
       autograd::NoGradGuard no_grad;
       model_->eval();
-      rows = evaluate_(*model_);
+      v = task_.validate();
       model_->train();
     }
-    const auto [metric, ap] = ranking_ap(rows);
-    metrics_->append({{"kind", "val"},
-                      {"epoch", done},
-                      {"iter", progress_.iteration},
-                      {"metric", metric},
-                      {"ap", ap},
-                      {"parts", rows_json(rows)}});
+    const auto [metric, ap] = ranking_ap(v.rows);
+    nlohmann::json record{{"kind", "val"},   {"epoch", done}, {"iter", progress_.iteration},
+                          {"metric", metric}, {"ap", ap},      {"parts", part_table_json(v.rows)}};
+    record.update(v.extra);
+    metrics_->append(record);
     if (opt_.verbose) {
-      std::printf("validation after epoch %lld: %s AP %.4f\n%s", static_cast<long long>(done), metric.c_str(), ap,
-                  data::format_oks_table(rows).c_str());
+      std::printf("validation after epoch %lld: %s AP %.4f\n%s%s", static_cast<long long>(done), metric.c_str(), ap,
+                  data::format_oks_table(v.rows).c_str(), v.note.empty() ? "" : (v.note + "\n").c_str());
       std::fflush(stdout);
     }
     if (ap > result_.best_ap) {
@@ -335,9 +302,19 @@ std::pair<std::string, double> ranking_ap(const EvalRows& rows) {
   fail("validation: the part table has neither a \"wholebody\" nor a \"body\" row");
 }
 
-TrainResult train(const TrainConfig& config, const TrainOptions& options, const EvalFn& evaluate) {
+nlohmann::json part_table_json(const EvalRows& rows) {
+  nlohmann::json parts = nlohmann::json::object();
+  for (const auto& [name, stats] : rows) {
+    nlohmann::json s;
+    for (size_t i = 0; i < stats.size(); ++i) s[data::kOksStatNames[i]] = stats[i];
+    parts[name] = s;
+  }
+  return parts;
+}
+
+TrainResult train(const TrainConfig& config, TrainingTask& task, const TrainOptions& options) {
   check(!options.out_dir.empty(), "train: no output folder");
-  Run run(config, options, evaluate);
+  Run run(config, task, options);
   return run.go();
 }
 

@@ -1,6 +1,11 @@
-// The top-down training loop (MMPose's recipe): loader -> model -> heatmap MSE with target weights
-// (ZoomNet: zoomnet_loss on the samples' keypoints, pose/models/zoomnet_pipeline.h) -> backward -> Adam step, the learning rate set per iteration from the schedule; validation by a
-// callback; checkpoints; metrics; curves.
+// The training loop (MMPose's top-down recipe): loader -> a training task's forward and backward
+// passes -> optimizer step, the learning rate set per iteration from the schedule; validation;
+// checkpoints; metrics; curves. A task (TrainingTask below) says what is trained and how one batch's
+// loss is computed; the loop does the rest the same way for every task:
+//   the plain top-down task   heatmap MSE with target weights, or for ZoomNet zoomnet_loss on the
+//                             samples' keypoints (pose/models/zoomnet_pipeline.h); validation by a
+//                             callback (train() below, wbpose-train);
+//   the supernet task         tasks/supernet_train.h (wbpose-search train-supernet).
 //
 // The run folder (TrainOptions::out_dir) holds
 //   config.json                     the config with every default filled in (written at the start)
@@ -11,15 +16,17 @@
 //                                   AP for 17-keypoint models)
 //   metrics.jsonl                   one JSON object per line (epoch counts from 1, iter is the global
 //                                   iteration): {"kind": "train", epoch, iter, lr, loss,
-//                                   it_per_s, images_per_s} per log window (ZoomNet adds
-//                                   loss_parts: {body, face, hand}), {"kind": "val", epoch,
-//                                   iter, metric, ap, parts: {part: {AP, AP50, ...}}} per validation
+//                                   it_per_s, images_per_s} per log window (a task with loss parts
+//                                   adds loss_parts: ZoomNet {body, face, hand}), {"kind": "val",
+//                                   epoch, iter, metric, ap, parts: {part: {AP, AP50, ...}}} per
+//                                   validation (plus the task's own fields)
 //   curves.png                      loss and AP curves (tasks/plot.h)
 // Every file is written atomically; metrics.jsonl is appended one whole line at a time.
 //
 // Resuming continues exactly: the loader's batches depend only on (seed, epoch, batch), the
 // checkpoint holds the optimizer state and the (epoch, iteration) position that fixes the learning
-// rate, so a run stopped and resumed ends with the same weights, bit for bit, as one that was not.
+// rate, so a run stopped and resumed ends with the same weights, bit for bit, as one that was not
+// (a task whose step draws random numbers must derive them from the iteration it is handed).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -28,10 +35,15 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "datasets/loader.h"
 #include "datasets/oks_eval.h"
 #include "nn/module.h"
+#include "pose/models/zoomnet_pipeline.h"
 #include "tasks/train_config.h"
 #include "tensor/device.h"
+#include "tensor/generator.h"
 
 namespace wb::tasks {
 
@@ -59,11 +71,62 @@ struct TrainResult {
   double images_per_s = 0;    // training throughput over this call (validation excluded)
 };
 
-// Builds the data and the model and trains. Bad input (unreadable annotations, a checkpoint for
-// another model, an existing run without --resume) is reported before anything is written.
+// One step's loss as the log records it: the value (checked finite) and named parts (each averaged
+// over the log window into loss_parts; none for a plain top-down model).
+struct StepLoss {
+  double loss = 0;
+  std::vector<std::pair<std::string, double>> parts;
+};
+
+// One validation: the part table (its ranking_ap ranks best.safetensors), fields the task adds to
+// the "val" record, and a line printed under the table.
+struct Validation {
+  EvalRows rows;
+  nlohmann::json extra = nlohmann::json::object();
+  std::string note;
+};
+
+// What the loop trains. The loop owns the data (the config's training set through the top-down
+// pipeline at the config's codec), the optimizer over the model's parameters, the schedule, the log,
+// when to validate, the checkpoints and resuming.
+class TrainingTask {
+ public:
+  virtual ~TrainingTask() = default;
+  // Builds the model and initialises it from `gen` (seeded with the config's seed; its state after
+  // this is what checkpoints record). Called once, first; the task owns the model.
+  virtual nn::Module& build(Generator& gen) = 0;
+  // Keypoints per person in the training annotations (133 for COCO-WholeBody, 17 for COCO).
+  virtual int64_t num_keypoints() const = 0;
+  // The forward and backward passes of one batch: gradients accumulate into the model's parameters
+  // (zeroed before, one optimizer step after, by the loop). The model is in training mode on
+  // `device`; `iteration` is the global iteration (0-based) this step is.
+  virtual StepLoss step(const data::Batch& batch, Device device, int64_t iteration) = 0;
+  // Parts of StepLoss shown in the progress line (the log has them all).
+  virtual std::vector<std::string> shown_parts() const { return {}; }
+  // Whether the task validates; validate() is then called with gradients off and the model in
+  // evaluation mode, after the epochs the config's eval.interval names.
+  virtual bool validates() const = 0;
+  virtual Validation validate() = 0;
+  // What config.json records.
+  virtual nlohmann::json config_json() const = 0;
+};
+
+// Trains `task` under `config` (data, codec, augmentation, optimizer, schedule, validation interval,
+// seed). Bad input (unreadable annotations, a checkpoint for another model, an existing run without
+// --resume) is reported before anything is written.
+TrainResult train(const TrainConfig& config, TrainingTask& task, const TrainOptions& options);
+
+// The plain top-down task: the config's model (pose::TopDownModel, or pose::ZoomNet for a "zoomnet"
+// model config) validated by `evaluate` (none: no validation).
 TrainResult train(const TrainConfig& config, const TrainOptions& options, const EvalFn& evaluate);
+
+// A batch as pose::zoomnet_loss takes it: `images` (the batch's, already on the model's device) with
+// the samples' keypoints in input pixels.
+pose::ZoomBatch zoom_batch(const data::Batch& batch, const Tensor& images);
 
 // The row that ranks checkpoints: "wholebody" when present, otherwise "body".
 std::pair<std::string, double> ranking_ap(const EvalRows& rows);
+// A part table as metrics.jsonl records it: {part: {AP, AP50, ...}}.
+nlohmann::json part_table_json(const EvalRows& rows);
 
 }  // namespace wb::tasks

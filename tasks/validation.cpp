@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <memory>
+#include <string>
+#include <vector>
 
 #include "datasets/coco.h"
 #include "datasets/topdown.h"
@@ -14,45 +15,58 @@ namespace wb::tasks {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-struct ValidationData {
+struct Validator::Data {
   data::CocoKeypointsFile gt;
   std::vector<data::PersonInstance> instances;
-  PredictOptions predict;
+  const pose::KeypointSet* keypoints = nullptr;
   std::vector<std::string> parts;
+  EvalConfig eval;
+  double box_padding = 1.25;
+  Device device;
 };
 
-}  // namespace
-
-EvalFn make_validation(const TrainConfig& c, Device device) {
-  const fs::path root(c.data.root);
-  const std::string ann = (root / c.data.val_annotations).string();
-  check(fs::is_regular_file(ann), ann, ": no validation annotations here (data root \"", c.data.root,
+Validator::Validator(const DataConfig& d, const EvalConfig& eval, double box_padding, Device device) {
+  const fs::path root(d.root);
+  const std::string ann = (root / d.val_annotations).string();
+  check(fs::is_regular_file(ann), ann, ": no validation annotations here (data root \"", d.root,
         "\", field data.val_annotations)");
-  auto v = std::make_shared<ValidationData>();
+  auto v = std::make_shared<Data>();
   v->gt = data::read_coco_keypoints(ann);
-  const std::string images = (root / c.data.val_images).string();
-  if (c.data.val_boxes == "gt") {
+  const std::string images = (root / d.val_images).string();
+  if (d.val_boxes == "gt") {
     v->instances = data::instances_from_gt_boxes(v->gt, images);
   } else {
-    const std::string boxes = (root / c.data.val_boxes).string();
+    const std::string boxes = (root / d.val_boxes).string();
     v->instances = data::instances_from_boxes(data::read_person_boxes(boxes), v->gt, images);
   }
-  check(!v->instances.empty(), ann, ": no person box to validate on (data.val_boxes \"", c.data.val_boxes, "\")");
+  check(!v->instances.empty(), ann, ": no person box to validate on (data.val_boxes \"", d.val_boxes, "\")");
   // Grouped by image, so that each image is read once.
   std::stable_sort(v->instances.begin(), v->instances.end(),
                    [](const data::PersonInstance& a, const data::PersonInstance& b) { return a.image_id < b.image_id; });
 
   const bool wholebody = v->gt.format == data::KeypointFormat::coco_wholebody;
-  PredictOptions& p = v->predict;
-  p = predict_options_for(c.topdown.codec, keypoint_set_for(wholebody ? 133 : 17, ann), c.eval.flip_test);
-  p.device = device;
-  p.batch_size = static_cast<int>(c.eval.batch_size);
-  p.box_padding = c.topdown.box_padding;
+  v->keypoints = &keypoint_set_for(wholebody ? 133 : 17, ann);
   v->parts = wholebody ? std::vector<std::string>{"body", "foot", "face", "lefthand", "righthand", "wholebody"}
                        : std::vector<std::string>{"body"};
-  return [v](nn::Module& model) { return evaluate(model, v->predict, v->gt, v->instances, v->parts); };
+  v->eval = eval;
+  v->box_padding = box_padding;
+  v->device = device;
+  data_ = std::move(v);
+}
+
+EvalRows Validator::operator()(nn::Module& model, const pose::HeatmapCodec& codec) const {
+  const Data& v = *data_;
+  PredictOptions p = predict_options_for(codec, *v.keypoints, v.eval.flip_test);
+  p.device = v.device;
+  p.batch_size = static_cast<int>(v.eval.batch_size);
+  p.box_padding = v.box_padding;
+  return evaluate(model, p, v.gt, v.instances, v.parts);
+}
+
+EvalFn make_validation(const TrainConfig& c, Device device) {
+  const Validator validator(c.data, c.eval, c.topdown.box_padding, device);
+  const pose::HeatmapCodec codec = c.topdown.codec;
+  return [validator, codec](nn::Module& model) { return validator(model, codec); };
 }
 
 }  // namespace wb::tasks

@@ -1,16 +1,32 @@
 // The training loop's validation: the top-down predictor (tasks/topdown_predictor.h) on the
 // config's validation set, with ground-truth boxes ("val_boxes": "gt") or detector boxes, as an
-// EvalFn for tasks/trainer.h.
+// EvalFn for tasks/trainer.h, or as a Validator for models of several input sizes (the sub-networks
+// of a supernet, tasks/subnet_eval.h).
 #pragma once
+#include <memory>
+
+#include "pose/heatmap_codec.h"
 #include "tasks/train_config.h"
 #include "tasks/trainer.h"
 #include "tensor/device.h"
 
 namespace wb::tasks {
 
-// Reads the validation annotations (and boxes) now, so that a missing file is reported before the
-// run starts; the returned function runs the predictor and returns the part table (all six passes
-// for COCO-WholeBody, "body" for COCO).
+// The validation set of `data` (annotations and boxes, read at construction so that a missing file is
+// reported before a run starts) and how to predict on it (`eval`'s batch size and flip test).
+class Validator {
+ public:
+  Validator(const DataConfig& data, const EvalConfig& eval, double box_padding, Device device);
+  // The part table (all six passes for COCO-WholeBody, "body" for COCO) of `model`, whose crops are
+  // cut and decoded by `codec`.
+  EvalRows operator()(nn::Module& model, const pose::HeatmapCodec& codec) const;
+
+ private:
+  struct Data;
+  std::shared_ptr<const Data> data_;
+};
+
+// A Validator of the config's data, predicting with the config's codec.
 EvalFn make_validation(const TrainConfig& config, Device device);
 
 }  // namespace wb::tasks

@@ -153,23 +153,23 @@ ZoomNet::ZoomNet(const ZoomNetConfig& cfg) : cfg_(cfg) {
   hand_head = register_module("hand_head", head(cfg.hand_head));
 }
 
-HeatmapCodec ZoomNet::body_codec() const {
+HeatmapCodec zoom_body_codec(const ZoomNetConfig& cfg) {
   HeatmapCodec c;
   c.encoding = HeatmapEncoding::Msra;
-  c.input_h = static_cast<int>(cfg_.body.input_size[0]);
-  c.input_w = static_cast<int>(cfg_.body.input_size[1]);
-  c.heatmap_h = c.input_h / static_cast<int>(cfg_.body.stride());
-  c.heatmap_w = c.input_w / static_cast<int>(cfg_.body.stride());
-  c.sigma = cfg_.sigma;
+  c.input_h = static_cast<int>(cfg.body.input_size[0]);
+  c.input_w = static_cast<int>(cfg.body.input_size[1]);
+  c.heatmap_h = c.input_h / static_cast<int>(cfg.body.stride());
+  c.heatmap_w = c.input_w / static_cast<int>(cfg.body.stride());
+  c.sigma = cfg.sigma;
   return c;
 }
 
-int ZoomNet::head_size(ZoomPart part) const {
-  const ZoomHeadConfig& h = part == ZoomPart::Face ? cfg_.face_head : cfg_.hand_head;
+int zoom_head_size(const ZoomNetConfig& c, ZoomPart part) {
+  const ZoomHeadConfig& h = part == ZoomPart::Face ? c.face_head : c.hand_head;
   return static_cast<int>(h.net.input_size[0]);
 }
 
-std::vector<std::array<RoiBox, kZoomParts>> ZoomNet::decode_boxes(const Tensor& body_heatmaps) const {
+std::vector<std::array<RoiBox, kZoomParts>> decode_zoom_boxes(const ZoomNetConfig& c, const Tensor& body_heatmaps) {
   check(body_heatmaps.dim() == 4 && body_heatmaps.size(1) == kZoomBodyChannels, "ZoomNet: body heatmaps ",
         body_heatmaps.str(), " must be [N, ", kZoomBodyChannels, ", h, w]");
   const Tensor boxes = body_heatmaps.detach()
@@ -177,7 +177,7 @@ std::vector<std::array<RoiBox, kZoomParts>> ZoomNet::decode_boxes(const Tensor& 
                            .to(Device::cpu())
                            .to(DType::F32)
                            .contiguous();
-  const HeatmapCodec codec = body_codec();
+  const HeatmapCodec codec = zoom_body_codec(c);
   std::vector<std::array<RoiBox, kZoomParts>> out;
   for (int64_t n = 0; n < boxes.size(0); ++n) {
     const std::vector<DecodedKeypoint> k = decode_heatmaps(codec, boxes.select(0, n));
@@ -192,20 +192,42 @@ std::vector<std::array<RoiBox, kZoomParts>> ZoomNet::decode_boxes(const Tensor& 
   return out;
 }
 
-ZoomRois ZoomNet::rois_from_boxes(const std::array<RoiBox, kZoomParts>& boxes) const {
-  const double max_side = static_cast<double>(std::max(cfg_.body.input_size[0], cfg_.body.input_size[1]));
+ZoomRois zoom_rois_from_boxes(const ZoomNetConfig& c, const std::array<RoiBox, kZoomParts>& boxes) {
+  const double max_side = static_cast<double>(std::max(c.body.input_size[0], c.body.input_size[1]));
   ZoomRois r;
   for (int p = 0; p < kZoomParts; ++p) {
-    const ZoomHeadConfig& h = p == 0 ? cfg_.face_head : cfg_.hand_head;
-    r.roi[p] = make_roi(boxes[p], h.roi_expansion, cfg_.min_roi_side, std::max(max_side, cfg_.min_roi_side));
+    const ZoomHeadConfig& h = p == 0 ? c.face_head : c.hand_head;
+    r.roi[p] = make_roi(boxes[p], h.roi_expansion, c.min_roi_side, std::max(max_side, c.min_roi_side));
   }
   return r;
 }
 
-std::vector<ZoomRois> ZoomNet::decode_rois(const Tensor& body_heatmaps) const {
+std::vector<ZoomRois> decode_zoom_rois(const ZoomNetConfig& c, const Tensor& body_heatmaps) {
   std::vector<ZoomRois> out;
-  for (const auto& b : decode_boxes(body_heatmaps)) out.push_back(rois_from_boxes(b));
+  for (const auto& b : decode_zoom_boxes(c, body_heatmaps)) out.push_back(zoom_rois_from_boxes(c, b));
   return out;
+}
+
+Tensor crop_zoom_rois(const Tensor& features, const std::vector<ZoomRois>& rois, const std::vector<ZoomPart>& parts,
+                      int out, double stride) {
+  const kernels::RoIAlignParams p = zoom_roi_align_params(out, stride);
+  return ops::roi_align(features, rois_tensor(rois, parts, features.dtype(), features.device()), p);
+}
+
+HeatmapCodec ZoomNet::body_codec() const { return zoom_body_codec(cfg_); }
+
+int ZoomNet::head_size(ZoomPart part) const { return zoom_head_size(cfg_, part); }
+
+std::vector<std::array<RoiBox, kZoomParts>> ZoomNet::decode_boxes(const Tensor& body_heatmaps) const {
+  return decode_zoom_boxes(cfg_, body_heatmaps);
+}
+
+ZoomRois ZoomNet::rois_from_boxes(const std::array<RoiBox, kZoomParts>& boxes) const {
+  return zoom_rois_from_boxes(cfg_, boxes);
+}
+
+std::vector<ZoomRois> ZoomNet::decode_rois(const Tensor& body_heatmaps) const {
+  return decode_zoom_rois(cfg_, body_heatmaps);
 }
 
 ZoomOutputs ZoomNet::run(const Tensor& images, const std::vector<ZoomRois>* rois) {
@@ -220,9 +242,8 @@ ZoomOutputs ZoomNet::run(const Tensor& images, const std::vector<ZoomRois>* rois
     o.rois = decode_rois(o.body);
   }
   auto crop = [&](const ZoomHeadConfig& h, const std::vector<ZoomPart>& parts) {
-    const Tensor& feats = taps[static_cast<size_t>(h.feature_stage)];
-    const kernels::RoIAlignParams p = zoom_roi_align_params(static_cast<int>(h.net.input_size[0]), body_stride());
-    return ops::roi_align(feats, rois_tensor(o.rois, parts, feats.dtype(), feats.device()), p);
+    return crop_zoom_rois(taps[static_cast<size_t>(h.feature_stage)], o.rois, parts,
+                          static_cast<int>(h.net.input_size[0]), body_stride());
   };
   o.face = (*face_head)(crop(cfg_.face_head, {ZoomPart::Face}));
   o.hands = (*hand_head)(crop(cfg_.hand_head, {ZoomPart::LeftHand, ZoomPart::RightHand}));

@@ -80,6 +80,19 @@ struct ZoomOutputs {
   std::vector<ZoomRois> rois;  // the RoIs the heads read, one per person
 };
 
+// The steps of ZoomNet's pipeline that depend only on the config (ZoomNet's members below call
+// them; nas/elastic_zoomnet.h runs sub-networks of a supernet with them).
+HeatmapCodec zoom_body_codec(const ZoomNetConfig& c);     // Msra, the body input and heatmap sizes, sigma
+int zoom_head_size(const ZoomNetConfig& c, ZoomPart part);  // the RoI output = head heatmap side
+// Boxes (minimal rectangles of the decoded box keypoints) and the RoIs made from them.
+std::vector<std::array<RoiBox, kZoomParts>> decode_zoom_boxes(const ZoomNetConfig& c, const Tensor& body_heatmaps);
+ZoomRois zoom_rois_from_boxes(const ZoomNetConfig& c, const std::array<RoiBox, kZoomParts>& boxes);
+std::vector<ZoomRois> decode_zoom_rois(const ZoomNetConfig& c, const Tensor& body_heatmaps);
+// RoIAlign of `parts` of every person (person by person, parts in order) from the tapped feature
+// map at `stride` (the BodyNet stride) to out x out: [N * parts.size(), C, out, out].
+Tensor crop_zoom_rois(const Tensor& features, const std::vector<ZoomRois>& rois, const std::vector<ZoomPart>& parts,
+                      int out, double stride);
+
 class ZoomNet : public nn::Module {
  public:
   explicit ZoomNet(const ZoomNetConfig& cfg);
@@ -92,7 +105,7 @@ class ZoomNet : public nn::Module {
   // run(images).body: the whole pipeline runs, so count_flops() sees all three modules.
   Tensor forward(const Tensor& images) override;
 
-  // Boxes (minimal rectangles of the decoded box keypoints) and the RoIs made from them.
+  // The free functions above for this model's config.
   std::vector<std::array<RoiBox, kZoomParts>> decode_boxes(const Tensor& body_heatmaps) const;
   std::vector<ZoomRois> decode_rois(const Tensor& body_heatmaps) const;
   ZoomRois rois_from_boxes(const std::array<RoiBox, kZoomParts>& boxes) const;

@@ -41,23 +41,37 @@ std::vector<DecodedKeypoint> decode_one(const HeatmapCodec& codec, const Tensor&
 
 }  // namespace
 
-ZoomLoss zoomnet_loss(ZoomNet& model, const ZoomBatch& batch, const std::vector<ZoomRois>* rois) {
+namespace {
+
+void check_batch(const ZoomBatch& batch) {
   const int64_t n = batch.images.defined() && batch.images.dim() == 4 ? batch.images.size(0) : -1;
   check(n > 0 && static_cast<int64_t>(batch.keypoints.size()) == n && static_cast<int64_t>(batch.visible.size()) == n,
         "zoomnet_loss: images ", batch.images.defined() ? batch.images.str() : "undefined", " with ",
         batch.keypoints.size(), " keypoint sets and ", batch.visible.size(), " visibility sets");
-  const ZoomOutputs out = model.run(batch.images, rois);
-  const HeatmapCodec codec = model.body_codec();
-  const double sigma = model.config().sigma;
+}
+
+}  // namespace
+
+ZoomLoss zoomnet_loss(ZoomNet& model, const ZoomBatch& batch, const std::vector<ZoomRois>* rois) {
+  check_batch(batch);
+  return zoomnet_loss(model.config(), model.run(batch.images, rois), batch);
+}
+
+ZoomLoss zoomnet_loss(const ZoomNetConfig& config, const ZoomOutputs& out, const ZoomBatch& batch) {
+  check_batch(batch);
+  const int64_t n = batch.images.size(0);
+  check(out.body.defined() && out.body.size(0) == n && static_cast<int64_t>(out.rois.size()) == n,
+        "zoomnet_loss: outputs for ", out.rois.size(), " persons, the batch has ", n);
+  const HeatmapCodec codec = zoom_body_codec(config);
+  const double sigma = config.sigma;
   std::vector<HeatmapTargets> body, face, hands;
   for (int64_t i = 0; i < n; ++i) {
     const auto& k = batch.keypoints[i];
     const auto& v = batch.visible[i];
     body.push_back(body_targets(codec, k, v));
-    face.push_back(head_targets(model.frame(out.rois[i], ZoomPart::Face), sigma, ZoomPart::Face, k, v));
-    for (ZoomPart p : {ZoomPart::LeftHand, ZoomPart::RightHand}) {
-      hands.push_back(head_targets(model.frame(out.rois[i], p), sigma, p, k, v));
-    }
+    auto frame = [&](ZoomPart p) { return RoiFrame{out.rois[i][p], zoom_head_size(config, p)}; };
+    face.push_back(head_targets(frame(ZoomPart::Face), sigma, ZoomPart::Face, k, v));
+    for (ZoomPart p : {ZoomPart::LeftHand, ZoomPart::RightHand}) hands.push_back(head_targets(frame(p), sigma, p, k, v));
   }
   ZoomLoss l;
   l.body = part_loss(out.body, body);

@@ -32,6 +32,9 @@ struct ZoomLoss {
 // RoIs, for tests that need a loss that is smooth in the inputs (the predicted boxes come from an
 // argmax and are piecewise constant).
 ZoomLoss zoomnet_loss(ZoomNet& model, const ZoomBatch& batch, const std::vector<ZoomRois>* rois = nullptr);
+// The same loss of outputs a model of `config` gave on batch.images (what the model version calls;
+// nas/'s supernet scores its sub-networks with it).
+ZoomLoss zoomnet_loss(const ZoomNetConfig& config, const ZoomOutputs& out, const ZoomBatch& batch);
 
 // The 133 keypoints of each person, BodyNet input pixels, from one pass (no flip).
 std::vector<std::vector<DecodedKeypoint>> zoomnet_decode(const ZoomNet& model, const ZoomOutputs& out,
