@@ -83,9 +83,14 @@ int search(SearchArgs& a) {
   super.module().to(device);
   tasks::SubnetEvaluator evaluate(
       tasks::subnet_eval_setup(config.train, device, config.recal_batches, config.recal_batch_size));
-  tasks::run_search(
+  a.options.stop = tasks::stop_on_sigint();
+  const tasks::SearchResult r = tasks::run_search(
       a.options, config.space, config.base,
       [&](const pose::ZoomNetConfig& c) { return evaluate(super, c); });
+  if (r.stopped) {
+    std::printf("stopped: the evaluations so far are in %s/state.json (continue with --resume)\n",
+                a.options.out_dir.c_str());
+  }
   return 0;
 }
 
