@@ -19,6 +19,10 @@ namespace wb::nas {
 struct ZoomSandwichOptions {
   int random_subnets = 2;
   double distill_weight = 1.0;  // student loss = its GT loss + distill_weight x MSE to the largest's body heatmaps
+  // Non-empty (one per person, in the batch's largest-size input pixels): every sub-network's heads
+  // read these RoIs, mapped to its input size, instead of its predicted ones (as zoomnet_loss's
+  // `rois`: for tests that need a loss smooth in the weights; training leaves it empty).
+  std::vector<pose::ZoomRois> fixed_rois;
 };
 
 struct ZoomSandwichResult {

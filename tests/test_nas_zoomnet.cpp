@@ -281,8 +281,12 @@ TEST_CASE("nas zoomnet: check_fits names the field") {
 
 namespace {
 
+// Trains a fresh tiny supernet for `steps` sandwich steps (Adam) on one synthetic batch with the
+// RoIs fixed on the parts; returns each step's losses.
 std::vector<std::vector<double>> sandwich_train(int steps, uint64_t seed, std::vector<nas::ZoomSandwichResult>* results = nullptr) {
-  nas::ElasticZoomNet super(tiny_space(), tiny_base());
+  pose::ZoomNetConfig base = tiny_base();
+  base.sigma = 2;  // wider Gaussians than the tiny config's 1: more to learn in a few steps
+  nas::ElasticZoomNet super(tiny_space(), base);
   Generator gen(seed);
   super.module().to(DType::F64);
   super.init_weights(gen);
@@ -291,10 +295,12 @@ std::vector<std::vector<double>> sandwich_train(int steps, uint64_t seed, std::v
   o.lr = 3e-3;
   nn::Adam adam(super.module().parameters(), o);
   const pose::ZoomBatch batch = synthetic_batch(2, DType::F64, 8);
+  nas::ZoomSandwichOptions options;
+  options.fixed_rois = fixed_rois(2, 64);  // on the parts: the head losses measure learning alone
   std::vector<std::vector<double>> losses;
   for (int i = 0; i < steps; ++i) {
     adam.zero_grad();
-    nas::ZoomSandwichResult r = nas::zoom_sandwich_backward(super, batch, gen);
+    nas::ZoomSandwichResult r = nas::zoom_sandwich_backward(super, batch, gen, options);
     adam.step();
     losses.push_back(r.losses);
     if (results) results->push_back(std::move(r));
@@ -313,8 +319,9 @@ TEST_CASE("nas zoomnet sandwich: a tiny supernet learns, deterministic by seed")
   CHECK(a.front()[0] == doctest::Approx(p[0] + p[1] + p[2]));
   MESSAGE("largest " << a.front()[0] << " -> " << a.back()[0] << ", smallest " << a.front()[1] << " -> "
                      << a.back()[1]);
-  CHECK(a.back()[0] < 0.7 * a.front()[0]);
-  CHECK(a.back()[1] < 0.7 * a.front()[1]);
-  CHECK(sandwich_train(3, 9) == std::vector<std::vector<double>>(a.begin(), a.begin() + 3));
+  CHECK(a.back()[0] < 0.75 * a.front()[0]);  // measured: 0.59 (largest), 0.43 (smallest)
+  CHECK(a.back()[1] < 0.6 * a.front()[1]);
+  CHECK(sandwich_train(2, 9) == std::vector<std::vector<double>>(a.begin(), a.begin() + 2));
   CHECK(sandwich_train(1, 10) != std::vector<std::vector<double>>(a.begin(), a.begin() + 1));
 }
+
