@@ -324,4 +324,3 @@ TEST_CASE("nas zoomnet sandwich: a tiny supernet learns, deterministic by seed")
   CHECK(sandwich_train(2, 9) == std::vector<std::vector<double>>(a.begin(), a.begin() + 2));
   CHECK(sandwich_train(1, 10) != std::vector<std::vector<double>>(a.begin(), a.begin() + 1));
 }
-
