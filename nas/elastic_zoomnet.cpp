@@ -182,17 +182,9 @@ std::shared_ptr<pose::ZoomNet> ElasticZoomNet::export_subnet(const pose::ZoomNet
   return sub;
 }
 
-namespace {
-
-// The batch as a sub-network at input size h x w sees it: images resized bilinearly
-// (align_corners false) and keypoints mapped with the same pixel-centre convention,
-// x' = (x + 0.5) w / W - 0.5, so a keypoint stays on the image content it labels.
-struct ResizedBatch {
-  pose::ZoomBatch batch;
-  std::vector<pose::ZoomRois> rois;  // the fixed RoIs mapped likewise (empty when none)
-};
-
-ResizedBatch resized_batch(const pose::ZoomBatch& b, const std::vector<pose::ZoomRois>& rois, int64_t h, int64_t w) {
+ResizedZoomBatch resize_zoom_batch(const pose::ZoomBatch& b, const std::vector<pose::ZoomRois>& rois, int64_t h,
+                                   int64_t w) {
+  check(b.images.defined() && b.images.dim() == 4, "resize_zoom_batch: images must be [N, 3, H, W]");
   const int64_t H = b.images.size(2), W = b.images.size(3);
   if (H == h && W == w) return {b, rois};
   pose::ZoomBatch r;
@@ -219,6 +211,8 @@ ResizedBatch resized_batch(const pose::ZoomBatch& b, const std::vector<pose::Zoo
   }
   return {std::move(r), std::move(mapped)};
 }
+
+namespace {
 
 Tensor resized(const Tensor& x, int64_t h, int64_t w) {
   if (x.size(2) == h && x.size(3) == w) return x;
@@ -250,7 +244,7 @@ ZoomSandwichResult zoom_sandwich_backward(ElasticZoomNet& super, const pose::Zoo
   Tensor teacher;  // the largest's body heatmaps, detached
   for (size_t i = 0; i < out.configs.size(); ++i) {
     const pose::ZoomNetConfig& c = out.configs[i];
-    const ResizedBatch r = resized_batch(batch, options.fixed_rois, c.body.input_size[0], c.body.input_size[1]);
+    const ResizedZoomBatch r = resize_zoom_batch(batch, options.fixed_rois, c.body.input_size[0], c.body.input_size[1]);
     const pose::ZoomOutputs o = super.run(r.batch.images, c, r.rois.empty() ? nullptr : &r.rois);
     const pose::ZoomLoss l = pose::zoomnet_loss(c, o, r.batch);
     Tensor loss = l.total;

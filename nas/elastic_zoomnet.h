@@ -69,6 +69,16 @@ class ElasticZoomNet {
   std::shared_ptr<ZoomSupernet> module_;
 };
 
+// The batch as a sub-network at input size h x w sees it: images resized bilinearly (align_corners
+// false), keypoints and `rois` (BodyNet input pixels) mapped with the same pixel-centre convention,
+// x' = (x + 0.5) w / W - 0.5, so they stay on the image content they label. The sandwich's resizing.
+struct ResizedZoomBatch {
+  pose::ZoomBatch batch;
+  std::vector<pose::ZoomRois> rois;  // `rois` mapped likewise (empty when none were given)
+};
+ResizedZoomBatch resize_zoom_batch(const pose::ZoomBatch& batch, const std::vector<pose::ZoomRois>& rois, int64_t h,
+                                   int64_t w);
+
 // One sandwich step's forward and backward passes (the caller zero_grads before and steps the
 // optimizer after): the largest on `batch` (at the largest input size), then the smallest and
 // `random_subnets` uniform ones, each on the batch resized to its input size (images bilinearly,

@@ -279,6 +279,36 @@ TEST_CASE("nas zoomnet: check_fits names the field") {
         std::string::npos);
 }
 
+TEST_CASE("nas zoomnet: a resized batch keeps keypoints and RoIs on the content they label") {
+  // A 2x2 bright square centred on (10.5, 20.5) of a 64x64 crop: halved, its content sits exactly
+  // on pixel (5, 10), where the keypoint must go ((x + 0.5) / 2 - 0.5).
+  std::vector<double> img(3 * 64 * 64, 0.0);
+  for (int c = 0; c < 3; ++c) {
+    for (int y : {20, 21}) {
+      for (int x : {10, 11}) img[static_cast<size_t>((c * 64 + y) * 64 + x)] = 1.0;
+    }
+  }
+  pose::ZoomBatch b;
+  b.images = Tensor::from_vector(img, {1, 3, 64, 64}, DType::F64);
+  b.keypoints = {std::vector<Point2>(133, Point2{10.5, 20.5})};
+  b.visible = {std::vector<float>(133, 1.0f)};
+  const nas::ResizedZoomBatch r = nas::resize_zoom_batch(b, fixed_rois(1, 64), 32, 32);
+  REQUIRE(r.batch.images.shape() == Shape{1, 3, 32, 32});
+  const std::vector<double> v = r.batch.images.to_double_vector();
+  CHECK(v[10 * 32 + 5] == doctest::Approx(1.0));  // the whole square, averaged into one pixel
+  CHECK(v[10 * 32 + 4] == doctest::Approx(0.0));
+  CHECK(r.batch.keypoints[0][0].x == 5.0);
+  CHECK(r.batch.keypoints[0][0].y == 10.0);
+  // A RoI maps by the same rule: its edges (input pixel borders) stay on the same content.
+  const pose::RoiBox face = r.rois[0][ZoomPart::Face];
+  CHECK(face.x1 == doctest::Approx((28 + 0.5) / 2 - 0.5));
+  CHECK(face.y2 == doctest::Approx((28 + 0.5) / 2 - 0.5));
+  // At the same size nothing changes.
+  const nas::ResizedZoomBatch same = nas::resize_zoom_batch(b, {}, 64, 64);
+  CHECK(same.batch.keypoints[0][0].x == 10.5);
+  CHECK(same.rois.empty());
+}
+
 namespace {
 
 // Trains a fresh tiny supernet for `steps` sandwich steps (Adam) on one synthetic batch with the
