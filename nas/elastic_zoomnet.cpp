@@ -182,14 +182,11 @@ std::shared_ptr<pose::ZoomNet> ElasticZoomNet::export_subnet(const pose::ZoomNet
   return sub;
 }
 
-namespace {
-
-// The batch as a sub-network at input size h x w sees it: images resized bilinearly
-// (align_corners false) and keypoints mapped with the same pixel-centre convention,
-// x' = (x + 0.5) w / W - 0.5, so a keypoint stays on the image content it labels.
-pose::ZoomBatch resized_batch(const pose::ZoomBatch& b, int64_t h, int64_t w) {
+ResizedZoomBatch resize_zoom_batch(const pose::ZoomBatch& b, const std::vector<pose::ZoomRois>& rois, int64_t h,
+                                   int64_t w) {
+  check(b.images.defined() && b.images.dim() == 4, "resize_zoom_batch: images must be [N, 3, H, W]");
   const int64_t H = b.images.size(2), W = b.images.size(3);
-  if (H == h && W == w) return b;
+  if (H == h && W == w) return {b, rois};
   pose::ZoomBatch r;
   kernels::ResizeParams p;
   p.out_h = h;
@@ -199,13 +196,23 @@ pose::ZoomBatch resized_batch(const pose::ZoomBatch& b, int64_t h, int64_t w) {
     r.images = ops::resize_bilinear(b.images.detach(), p);
   }
   const double sx = static_cast<double>(w) / static_cast<double>(W), sy = static_cast<double>(h) / static_cast<double>(H);
+  auto map = [&](pose::Point2 p) { return pose::Point2{(p.x + 0.5) * sx - 0.5, (p.y + 0.5) * sy - 0.5}; };
   r.keypoints = b.keypoints;
   for (auto& person : r.keypoints) {
-    for (pose::Point2& k : person) k = {(k.x + 0.5) * sx - 0.5, (k.y + 0.5) * sy - 0.5};
+    for (pose::Point2& k : person) k = map(k);
   }
   r.visible = b.visible;
-  return r;
+  std::vector<pose::ZoomRois> mapped = rois;
+  for (pose::ZoomRois& person : mapped) {
+    for (pose::RoiBox& box : person.roi) {
+      const pose::Point2 a = map({box.x1, box.y1}), c = map({box.x2, box.y2});
+      box = {a.x, a.y, c.x, c.y};
+    }
+  }
+  return {std::move(r), std::move(mapped)};
 }
+
+namespace {
 
 Tensor resized(const Tensor& x, int64_t h, int64_t w) {
   if (x.size(2) == h && x.size(3) == w) return x;
@@ -237,9 +244,9 @@ ZoomSandwichResult zoom_sandwich_backward(ElasticZoomNet& super, const pose::Zoo
   Tensor teacher;  // the largest's body heatmaps, detached
   for (size_t i = 0; i < out.configs.size(); ++i) {
     const pose::ZoomNetConfig& c = out.configs[i];
-    const pose::ZoomBatch b = resized_batch(batch, c.body.input_size[0], c.body.input_size[1]);
-    const pose::ZoomOutputs o = super.run(b.images, c);
-    const pose::ZoomLoss l = pose::zoomnet_loss(c, o, b);
+    const ResizedZoomBatch r = resize_zoom_batch(batch, options.fixed_rois, c.body.input_size[0], c.body.input_size[1]);
+    const pose::ZoomOutputs o = super.run(r.batch.images, c, r.rois.empty() ? nullptr : &r.rois);
+    const pose::ZoomLoss l = pose::zoomnet_loss(c, o, r.batch);
     Tensor loss = l.total;
     if (i == 0) {
       teacher = o.body.detach();

@@ -19,6 +19,10 @@ namespace wb::nas {
 struct ZoomSandwichOptions {
   int random_subnets = 2;
   double distill_weight = 1.0;  // student loss = its GT loss + distill_weight x MSE to the largest's body heatmaps
+  // Non-empty (one per person, in the batch's largest-size input pixels): every sub-network's heads
+  // read these RoIs, mapped to its input size, instead of its predicted ones (as zoomnet_loss's
+  // `rois`: for tests that need a loss smooth in the weights; training leaves it empty).
+  std::vector<pose::ZoomRois> fixed_rois;
 };
 
 struct ZoomSandwichResult {
@@ -64,6 +68,16 @@ class ElasticZoomNet {
   pose::ZoomNetConfig largest_;
   std::shared_ptr<ZoomSupernet> module_;
 };
+
+// The batch as a sub-network at input size h x w sees it: images resized bilinearly (align_corners
+// false), keypoints and `rois` (BodyNet input pixels) mapped with the same pixel-centre convention,
+// x' = (x + 0.5) w / W - 0.5, so they stay on the image content they label. The sandwich's resizing.
+struct ResizedZoomBatch {
+  pose::ZoomBatch batch;
+  std::vector<pose::ZoomRois> rois;  // `rois` mapped likewise (empty when none were given)
+};
+ResizedZoomBatch resize_zoom_batch(const pose::ZoomBatch& batch, const std::vector<pose::ZoomRois>& rois, int64_t h,
+                                   int64_t w);
 
 // One sandwich step's forward and backward passes (the caller zero_grads before and steps the
 // optimizer after): the largest on `batch` (at the largest input size), then the smallest and

@@ -279,10 +279,44 @@ TEST_CASE("nas zoomnet: check_fits names the field") {
         std::string::npos);
 }
 
+TEST_CASE("nas zoomnet: a resized batch keeps keypoints and RoIs on the content they label") {
+  // A 2x2 bright square centred on (10.5, 20.5) of a 64x64 crop: halved, its content sits exactly
+  // on pixel (5, 10), where the keypoint must go ((x + 0.5) / 2 - 0.5).
+  std::vector<double> img(3 * 64 * 64, 0.0);
+  for (int c = 0; c < 3; ++c) {
+    for (int y : {20, 21}) {
+      for (int x : {10, 11}) img[static_cast<size_t>((c * 64 + y) * 64 + x)] = 1.0;
+    }
+  }
+  pose::ZoomBatch b;
+  b.images = Tensor::from_vector(img, {1, 3, 64, 64}, DType::F64);
+  b.keypoints = {std::vector<Point2>(133, Point2{10.5, 20.5})};
+  b.visible = {std::vector<float>(133, 1.0f)};
+  const nas::ResizedZoomBatch r = nas::resize_zoom_batch(b, fixed_rois(1, 64), 32, 32);
+  REQUIRE(r.batch.images.shape() == Shape{1, 3, 32, 32});
+  const std::vector<double> v = r.batch.images.to_double_vector();
+  CHECK(v[10 * 32 + 5] == doctest::Approx(1.0));  // the whole square, averaged into one pixel
+  CHECK(v[10 * 32 + 4] == doctest::Approx(0.0));
+  CHECK(r.batch.keypoints[0][0].x == 5.0);
+  CHECK(r.batch.keypoints[0][0].y == 10.0);
+  // A RoI maps by the same rule: its edges (input pixel borders) stay on the same content.
+  const pose::RoiBox face = r.rois[0][ZoomPart::Face];
+  CHECK(face.x1 == doctest::Approx((28 + 0.5) / 2 - 0.5));
+  CHECK(face.y2 == doctest::Approx((28 + 0.5) / 2 - 0.5));
+  // At the same size nothing changes.
+  const nas::ResizedZoomBatch same = nas::resize_zoom_batch(b, {}, 64, 64);
+  CHECK(same.batch.keypoints[0][0].x == 10.5);
+  CHECK(same.rois.empty());
+}
+
 namespace {
 
+// Trains a fresh tiny supernet for `steps` sandwich steps (Adam) on one synthetic batch with the
+// RoIs fixed on the parts; returns each step's losses.
 std::vector<std::vector<double>> sandwich_train(int steps, uint64_t seed, std::vector<nas::ZoomSandwichResult>* results = nullptr) {
-  nas::ElasticZoomNet super(tiny_space(), tiny_base());
+  pose::ZoomNetConfig base = tiny_base();
+  base.sigma = 2;  // wider Gaussians than the tiny config's 1: more to learn in a few steps
+  nas::ElasticZoomNet super(tiny_space(), base);
   Generator gen(seed);
   super.module().to(DType::F64);
   super.init_weights(gen);
@@ -291,10 +325,12 @@ std::vector<std::vector<double>> sandwich_train(int steps, uint64_t seed, std::v
   o.lr = 3e-3;
   nn::Adam adam(super.module().parameters(), o);
   const pose::ZoomBatch batch = synthetic_batch(2, DType::F64, 8);
+  nas::ZoomSandwichOptions options;
+  options.fixed_rois = fixed_rois(2, 64);  // on the parts: the head losses measure learning alone
   std::vector<std::vector<double>> losses;
   for (int i = 0; i < steps; ++i) {
     adam.zero_grad();
-    nas::ZoomSandwichResult r = nas::zoom_sandwich_backward(super, batch, gen);
+    nas::ZoomSandwichResult r = nas::zoom_sandwich_backward(super, batch, gen, options);
     adam.step();
     losses.push_back(r.losses);
     if (results) results->push_back(std::move(r));
@@ -313,8 +349,8 @@ TEST_CASE("nas zoomnet sandwich: a tiny supernet learns, deterministic by seed")
   CHECK(a.front()[0] == doctest::Approx(p[0] + p[1] + p[2]));
   MESSAGE("largest " << a.front()[0] << " -> " << a.back()[0] << ", smallest " << a.front()[1] << " -> "
                      << a.back()[1]);
-  CHECK(a.back()[0] < 0.7 * a.front()[0]);
-  CHECK(a.back()[1] < 0.7 * a.front()[1]);
-  CHECK(sandwich_train(3, 9) == std::vector<std::vector<double>>(a.begin(), a.begin() + 3));
+  CHECK(a.back()[0] < 0.75 * a.front()[0]);  // measured: 0.59 (largest), 0.43 (smallest)
+  CHECK(a.back()[1] < 0.6 * a.front()[1]);
+  CHECK(sandwich_train(2, 9) == std::vector<std::vector<double>>(a.begin(), a.begin() + 2));
   CHECK(sandwich_train(1, 10) != std::vector<std::vector<double>>(a.begin(), a.begin() + 1));
 }
