@@ -33,6 +33,14 @@ Tensor resize_bilinear(const Tensor& x, const k::ResizeParams& p) {
   return y;
 }
 
+Tensor resize_bilinear_to(const Tensor& x, int64_t h, int64_t w) {
+  if (x.size(2) == h && x.size(3) == w) return x;
+  k::ResizeParams p;
+  p.out_h = h;
+  p.out_w = w;
+  return resize_bilinear(x, p);
+}
+
 Tensor upsample_nearest(const Tensor& x, const k::ResizeParams& p) {
   Tensor y = k::upsample_nearest_forward(x, p);
   if (needs_grad({&x})) {

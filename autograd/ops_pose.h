@@ -13,6 +13,8 @@ namespace wb::ops {
 
 Tensor resize_bilinear(const Tensor& x, const kernels::ResizeParams& p);   // kernels/resize.h
 Tensor upsample_nearest(const Tensor& x, const kernels::ResizeParams& p);  // align_corners ignored
+// [N, C, h, w] by resize_bilinear with align_corners false; x itself when already that size.
+Tensor resize_bilinear_to(const Tensor& x, int64_t h, int64_t w);
 
 // Gradient into the features only: the boxes are data (kernels/roi_align.h).
 Tensor roi_align(const Tensor& x, const Tensor& rois, const kernels::RoIAlignParams& p);

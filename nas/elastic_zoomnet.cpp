@@ -188,12 +188,9 @@ ResizedZoomBatch resize_zoom_batch(const pose::ZoomBatch& b, const std::vector<p
   const int64_t H = b.images.size(2), W = b.images.size(3);
   if (H == h && W == w) return {b, rois};
   pose::ZoomBatch r;
-  kernels::ResizeParams p;
-  p.out_h = h;
-  p.out_w = w;
   {
     autograd::NoGradGuard no_grad;
-    r.images = ops::resize_bilinear(b.images.detach(), p);
+    r.images = ops::resize_bilinear_to(b.images.detach(), h, w);
   }
   const double sx = static_cast<double>(w) / static_cast<double>(W), sy = static_cast<double>(h) / static_cast<double>(H);
   auto map = [&](pose::Point2 p) { return pose::Point2{(p.x + 0.5) * sx - 0.5, (p.y + 0.5) * sy - 0.5}; };
@@ -211,18 +208,6 @@ ResizedZoomBatch resize_zoom_batch(const pose::ZoomBatch& b, const std::vector<p
   }
   return {std::move(r), std::move(mapped)};
 }
-
-namespace {
-
-Tensor resized(const Tensor& x, int64_t h, int64_t w) {
-  if (x.size(2) == h && x.size(3) == w) return x;
-  kernels::ResizeParams p;
-  p.out_h = h;
-  p.out_w = w;
-  return ops::resize_bilinear(x, p);
-}
-
-}  // namespace
 
 ZoomSandwichResult zoom_sandwich_backward(ElasticZoomNet& super, const pose::ZoomBatch& batch, Generator& gen,
                                           const ZoomSandwichOptions& options) {
@@ -253,7 +238,7 @@ ZoomSandwichResult zoom_sandwich_backward(ElasticZoomNet& super, const pose::Zoo
       out.largest_parts = {l.body.item(), l.face.item(), l.hand.item()};
     } else if (options.distill_weight > 0) {
       // Every channel, labelled or not: the teacher's heatmaps are soft labels everywhere.
-      const Tensor t = resized(teacher, o.body.size(2), o.body.size(3));
+      const Tensor t = ops::resize_bilinear_to(teacher, o.body.size(2), o.body.size(3));
       loss = ops::add(loss, ops::scale(ops::heatmap_mse_loss(o.body, t), options.distill_weight));
     }
     out.losses.push_back(loss.item());

@@ -7,19 +7,6 @@
 
 namespace wb::nas {
 
-namespace {
-
-// x resized bilinearly (align_corners false) to h x w; itself when already that size.
-Tensor resized(const Tensor& x, int64_t h, int64_t w) {
-  if (x.size(2) == h && x.size(3) == w) return x;
-  kernels::ResizeParams p;
-  p.out_h = h;
-  p.out_w = w;
-  return ops::resize_bilinear(x, p);
-}
-
-}  // namespace
-
 SandwichStep sandwich_step(ElasticHRNet& super, const HRNetSpace& space, const SandwichBatch& batch,
                            nn::Optimizer& optimizer, Generator& gen, const SandwichOptions& options) {
   check(super.model().is_training(), "sandwich_step: the supernet must be in training mode");
@@ -38,16 +25,15 @@ SandwichStep sandwich_step(ElasticHRNet& super, const HRNetSpace& space, const S
   Tensor teacher;
   for (size_t i = 0; i < out.configs.size(); ++i) {
     const pose::HRNetConfig& c = out.configs[i];
-    const Tensor x = resized(batch.images, c.input_size[0], c.input_size[1]);
+    const Tensor x = ops::resize_bilinear_to(batch.images, c.input_size[0], c.input_size[1]);
     const Tensor y = super.forward(x, c);
-    const Tensor gt = resized(batch.targets, y.size(2), y.size(3));
+    const Tensor gt = ops::resize_bilinear_to(batch.targets, y.size(2), y.size(3));
     Tensor loss = ops::heatmap_mse_loss(y, gt, batch.target_weights);
     if (i == 0) {
       teacher = y.detach();
     } else {
-      loss = ops::add(loss, ops::scale(ops::heatmap_mse_loss(y, resized(teacher, y.size(2), y.size(3)),
-                                                              batch.target_weights),
-                                       options.distill_weight));
+      const Tensor t = ops::resize_bilinear_to(teacher, y.size(2), y.size(3));
+      loss = ops::add(loss, ops::scale(ops::heatmap_mse_loss(y, t, batch.target_weights), options.distill_weight));
     }
     out.losses.push_back(loss.item());
     autograd::backward(loss);  // accumulates into the shared weights' grads

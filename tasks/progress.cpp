@@ -1,8 +1,22 @@
 #include "tasks/progress.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace wb::tasks {
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds)) return "?";  // no rate measured yet
+  const long long t = std::llround(std::max(0.0, seconds));
+  char buf[32];
+  if (t >= 3600) {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", t / 3600, t / 60 % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", t / 60, t % 60);
+  }
+  return buf;
+}
 
 ProgressLine::ProgressLine(std::ostream& out, std::string label, std::string unit)
     : out_(out), label_(std::move(label)), unit_(std::move(unit)), start_(std::chrono::steady_clock::now()) {}

@@ -8,6 +8,10 @@
 
 namespace wb::tasks {
 
+// A time left for progress lines: "12m05s", or "1h07m" from an hour on (negative counts as 0, an
+// infinite or NaN time, from a zero rate, is "?").
+std::string format_duration(double seconds);
+
 class ProgressLine {
  public:
   ProgressLine(std::ostream& out, std::string label, std::string unit);

@@ -9,6 +9,7 @@
 
 #include "datasets/oks_eval.h"
 #include "pose/models/factory.h"
+#include "tasks/progress.h"
 #include "tasks/search_report.h"
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
@@ -128,17 +129,6 @@ size_t best_of(const std::vector<SearchCandidate>& c) {
   return best;
 }
 
-std::string duration(double seconds) {
-  const long s = std::lround(std::max(0.0, seconds));
-  char buf[32];
-  if (s >= 3600) {
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  }
-  return buf;
-}
-
 std::string hrnet_summary(const pose::HRNetConfig& n) {
   std::ostringstream s;
   s << n.input_size[0];
@@ -218,7 +208,7 @@ SearchResult run_search(const SearchOptions& o, const nas::ZoomNasSpace& space, 
         std::printf("search %zu/%d  %.3f GFLOPs (body %.2f face %.2f hand %.2f)  %s AP %.4f  best %.4f (#%zu)  ETA %s\n",
                     i + 1, o.samples, nas::to_gflops(c.macs.total()), nas::to_gflops(c.macs.body),
                     nas::to_gflops(c.macs.face), nas::to_gflops(c.macs.hand), c.metric.c_str(), c.ap, b.ap,
-                    result.best + 1, duration(left).c_str());
+                    result.best + 1, format_duration(left).c_str());
         std::fflush(stdout);
       }
     }

@@ -14,6 +14,7 @@
 #include "tasks/metrics_log.h"
 #include "tasks/model_spec.h"
 #include "tasks/plot.h"
+#include "tasks/progress.h"
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
 
@@ -26,17 +27,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::string format_duration(double s) {
-  const auto t = static_cast<long long>(s + 0.5);
-  char buf[32];
-  if (t >= 3600) {
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", t / 3600, t / 60 % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", t / 60, t % 60);
-  }
-  return buf;
-}
 
 // The training set, checked before anything is written.
 std::vector<data::PersonInstance> training_instances(const TrainConfig& c, int64_t num_keypoints) {

@@ -15,24 +15,16 @@
 #include "tasks/infer_run.h"
 #include "tasks/model_spec.h"
 #include "tensor/atomic_file.h"
+#include "tests/temp_dir.h"
 #include "tests/util.h"
 
 using namespace wb;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-namespace {
+using wb::test::TempDir;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("wbpose-test-evalrun-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+namespace {
 
 json tiny_hrnet(int keypoints) {
   return {{"type", "hrnet"},          {"num_keypoints", keypoints}, {"input_size", {64, 64}},

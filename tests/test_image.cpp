@@ -7,24 +7,18 @@
 #include "datasets/image.h"
 #include "tensor/atomic_file.h"
 #include "tensor/generator.h"
+#include "tests/temp_dir.h"
 #include "tests/util.h"
 
 using namespace wb;
 using namespace wb::data;
 namespace fs = std::filesystem;
 
+using wb::test::TempDir;
+
 namespace {
 
 // A folder of its own under the system temp dir, removed with its contents at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("wbpose-test-image-" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 Image noise_image(int w, int h, uint64_t seed) {
   Image img(w, h, 3);

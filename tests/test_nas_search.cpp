@@ -27,24 +27,16 @@
 #include "tasks/search_run.h"
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
+#include "tests/temp_dir.h"
 #include "tests/util.h"
 
 using namespace wb;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
+using wb::test::TempDir;
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("wbpose-test-" + tag + "-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string dir(const std::string& name) const { return (path / name).string(); }
-};
+namespace {
 
 // FNV-1a: a hash that is the same on every platform and run.
 uint64_t fnv1a(const std::string& s) {
@@ -248,7 +240,7 @@ TEST_CASE("search run: random and evolution each resume to the identical state")
   TempDir tmp("nas-search-resume");
   for (const std::string controller : {"random", "evolution"}) {
     CAPTURE(controller);
-    const std::string full = tmp.dir(controller + "-full"), cut = tmp.dir(controller + "-cut");
+    const std::string full = tmp.file(controller + "-full"), cut = tmp.file(controller + "-cut");
     const auto done = tasks::run_search(options(full, controller, budget, 30), s, {}, synthetic_eval);
     CHECK(done.evaluated == 30);
     CHECK_FALSE(done.stopped);
@@ -302,7 +294,7 @@ TEST_CASE("search run: the files parse, best_config.json builds a ZoomNet with t
   const int64_t hi = nas::zoomnet_macs(nas::sample_zoomnet(s, {}, nas::Pick::Largest, g)).total();
   const double budget = nas::to_gflops(lo + (hi - lo) / 3);
   TempDir tmp("nas-search-files");
-  const std::string dir = tmp.dir("evo");
+  const std::string dir = tmp.file("evo");
   const auto r = tasks::run_search(options(dir, "evolution", budget, 20), s, {}, synthetic_eval);
   REQUIRE(r.candidates.size() == 20);
   const tasks::SearchCandidate& best = r.candidates[r.best];
@@ -365,7 +357,7 @@ TEST_CASE("search run: a state that does not match is an error naming the file")
   const nas::ZoomNasSpace s = nas::zoomnas_space();
   const double budget = nas::to_gflops(zoomnas_budget());
   TempDir tmp("nas-search-errors");
-  const std::string dir = tmp.dir("run");
+  const std::string dir = tmp.file("run");
   tasks::SearchOptions o = options(dir, "evolution", budget, 12);
   auto error = [&](const tasks::SearchOptions& opt) {
     return test::error_of([&] { tasks::run_search(opt, s, {}, synthetic_eval); });

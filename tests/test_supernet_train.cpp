@@ -17,23 +17,16 @@
 #include "tasks/supernet_train.h"
 #include "tensor/atomic_file.h"
 #include "tests/tiny_zoomnet.h"
+#include "tests/temp_dir.h"
 #include "tests/util.h"
 
 using namespace wb;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
+using wb::test::TempDir;
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("wbpose-test-" + tag + "-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+namespace {
 
 // A space around tests/tiny_zoomnet.h's widths: crops 32 or 64 square, heads 8 or 16, the
 // connection searched, one-block modules.

@@ -10,6 +10,7 @@
 #include "datasets/topdown.h"
 #include "pose/keypoints.h"
 #include "tensor/atomic_file.h"
+#include "tests/temp_dir.h"
 #include "tests/util.h"
 
 using namespace wb;
@@ -17,17 +18,9 @@ using namespace wb::data;
 using pose::Point2;
 namespace fs = std::filesystem;
 
-namespace {
+using wb::test::TempDir;
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("wbpose-test-" + tag + "-" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+namespace {
 
 double dist(Point2 a, Point2 b) { return std::hypot(a.x - b.x, a.y - b.y); }
 

@@ -11,6 +11,7 @@
 #include "datasets/synth/dataset.h"
 #include "pose/models/factory.h"
 #include "tasks/topdown_predictor.h"
+#include "tests/temp_dir.h"
 #include "tests/util.h"
 
 using namespace wb;
@@ -18,17 +19,9 @@ using data::Box;
 using data::PersonInstance;
 namespace fs = std::filesystem;
 
-namespace {
+using wb::test::TempDir;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("wbpose-test-predictor-" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+namespace {
 
 // A stand-in network on the CPU whose heatmaps are computed from the crop's red channel, brought back
 // to the image's 0..1 intensity. Sample: heatmap pixel (x, y) is input pixel (4x, 4y), the codec's

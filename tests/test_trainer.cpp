@@ -24,24 +24,16 @@
 #include "tasks/validation.h"
 #include "tensor/atomic_file.h"
 #include "tests/tiny_zoomnet.h"
+#include "tests/temp_dir.h"
 #include "tests/util.h"
 
 using namespace wb;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
+using wb::test::TempDir;
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("wbpose-test-" + tag + "-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+namespace {
 
 // A COCO-WholeBody set of `n` 96x96 images, one person each whose 17 body keypoints are drawn as
 // bright dots on a dark textured background (the other parts unlabelled), in root/images and
