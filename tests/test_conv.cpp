@@ -138,11 +138,13 @@ TEST_CASE("direct f32 3x3 conv (forward with bias and ReLU, backward data) equal
   // 64 positions, odd and even (stride 2: the last phase column is real or padding), images whose
   // positions are no multiple of 16 (tiles end inside a vector and cross output rows), channel
   // counts that are no multiple of the register blocks (6, 8, 12) or of 16, batches of 1 and 3 (the
-  // work split differs).
+  // work split differs; from 32 (sample, tile) pairs on, e.g. [2, 3, 17, 50] and [4, 3, 50, 41], the
+  // weights are packed, below they are read in place).
   const Shape shapes[][2] = {{{1, 1, 1, 1}, {1, 1, 3, 3}},     {{3, 5, 7, 6}, {13, 5, 3, 3}},
                              {{1, 16, 8, 6}, {32, 16, 3, 3}},  {{2, 3, 17, 50}, {17, 3, 3, 3}},
                              {{3, 40, 12, 9}, {24, 40, 3, 3}}, {{1, 8, 2, 70}, {7, 8, 3, 3}},
-                             {{2, 19, 5, 1}, {9, 19, 3, 3}},   {{1, 33, 16, 12}, {20, 33, 3, 3}}};
+                             {{2, 19, 5, 1}, {9, 19, 3, 3}},   {{1, 33, 16, 12}, {20, 33, 3, 3}},
+                             {{4, 3, 50, 41}, {5, 3, 3, 3}}};
   uint64_t seed = 10;
   for (int64_t stride : {1, 2}) {
     for (const auto& sh : shapes) {
