@@ -164,7 +164,10 @@ TEST_CASE("direct f32 3x3 conv (forward with bias and ReLU, backward data) equal
         Conv2dParams pr = p;
         pr.relu = relu;
         const Tensor y64 = kernels::conv2d_forward(x, w, b, p);
-        const Tensor y32 = kernels::conv2d_forward(x.to(DType::F32), w.to(DType::F32), b.to(DType::F32), pr);
+        // A unit scale (exact in the epilogue) also sends stride 2 to the direct kernel.
+        const Tensor ones = Tensor::ones({ws[0]}, DType::F32);
+        const Tensor y32 =
+            kernels::conv2d_forward_fused(x.to(DType::F32), w.to(DType::F32), {ones, b.to(DType::F32), {}}, pr);
         WB_CHECK_CLOSE(y32.to(DType::F64), relu ? kernels::relu_forward(y64) : y64, 1e-5, 1e-5);
         WB_CHECK_CLOSE(kernels::conv2d_forward(x, w, b, pr), relu ? kernels::relu_forward(y64) : y64, 0.0, 0.0);
       }
