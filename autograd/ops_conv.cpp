@@ -38,6 +38,12 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const k::Con
   return y;
 }
 
+Tensor conv2d_fused(const Tensor& x, const Tensor& w, const k::ConvEpilogue& e, const k::Conv2dParams& p) {
+  check(!needs_grad({&x, &w, &e.scale, &e.bias, &e.residual}),
+        "conv2d_fused: inference only, but an input requires a gradient (use conv2d and separate ops)");
+  return k::conv2d_forward_fused(x, w, e, p);
+}
+
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, const k::Conv2dParams& p) {
   Tensor y = k::conv_transpose2d_forward(x, w, bias, p);
   if (needs_grad({&x, &w, &bias})) {

@@ -116,21 +116,40 @@ std::array<int64_t, 2> conv_transpose2d_output_hw(const Shape& x, const Shape& w
   return out;
 }
 
-Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& p_in) {
-  check_conv2d("conv2d", x_in, w_in, b_in, p_in);
+Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
+  return conv2d_forward_fused(x, w, {.bias = bias}, p);
+}
+
+Tensor conv2d_forward_fused(const Tensor& x_in, const Tensor& w_in, const ConvEpilogue& e_in,
+                            const Conv2dParams& p_in) {
+  check_conv2d("conv2d", x_in, w_in, e_in.bias, p_in);
+  check_same_device("conv2d", {&x_in, &e_in.scale, &e_in.residual});
+  check_same_float_dtype("conv2d", {&x_in, &e_in.scale, &e_in.residual});
   const auto [ho, wo] = conv2d_output_hw(x_in.shape(), w_in.shape(), p_in);
+  const Shape ys{x_in.size(0), w_in.size(0), ho, wo};
+  if (e_in.scale.defined()) {
+    check(e_in.scale.dim() == 1 && e_in.scale.size(0) == ys[1], "conv2d: scale ", e_in.scale.str(), " for weight ",
+          w_in.str(), " (need [", ys[1], "])");
+  }
+  if (e_in.residual.defined()) {
+    check(e_in.residual.shape() == ys, "conv2d: residual ", e_in.residual.str(), " does not match the output shape ",
+          shape_str(ys));
+  }
   const Tensor x = x_in.contiguous(), w = w_in.contiguous();
-  const Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
+  auto contiguous = [](const Tensor& t) { return t.defined() ? t.contiguous() : Tensor(); };
+  const ConvEpilogue e{contiguous(e_in.scale), contiguous(e_in.bias), contiguous(e_in.residual)};
   const Conv2dParams p = resolved(p_in);
-  Tensor y = Tensor::empty({x.size(0), w.size(0), ho, wo}, x.dtype(), x.device());
+  Tensor y = Tensor::empty(ys, x.dtype(), x.device());
 #if WBPOSE_WITH_CUDA
   if (x.is_cuda()) {
+    // The CUDA kernels have no epilogue (yet): the scale goes into the weights, the rest runs after.
     check_cuda_f32("conv2d", x);
-    cuda::conv2d_forward(x, w, b, p, y);
-    return p.relu ? relu_forward(y) : y;  // the CUDA kernels have no fused ReLU (yet)
+    cuda::conv2d_forward(x, e.scale.defined() ? mul(w, e.scale.view({ys[1], 1, 1, 1})) : w, e.bias, p, y);
+    if (e.residual.defined()) y = add(y, e.residual);
+    return p.relu ? relu_forward(y) : y;
   }
 #endif
-  cpu::conv2d_forward(x, w, b, p, y);
+  cpu::conv2d_forward(x, w, e, p, y);
   return y;
 }
 

@@ -29,8 +29,17 @@ struct Conv2dParams {
 
 struct ConvGrads { Tensor dx, dw, db; };  // each undefined unless asked for
 
+// What conv2d_forward_fused applies to each output while storing it, for inference (a conv, an
+// eval-mode BatchNorm, a residual add and a ReLU in one pass over the output instead of four):
+// y = conv(x, w) * scale[o] + bias[o] + residual, then the ReLU of Conv2dParams::relu. Each tensor is
+// optional (undefined: the step is skipped); scale and bias are [O], residual has the output's shape.
+struct ConvEpilogue {
+  Tensor scale, bias, residual;
+};
+
 // bias may be undefined.
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
+Tensor conv2d_forward_fused(const Tensor& x, const Tensor& w, const ConvEpilogue& e, const Conv2dParams& p);
 ConvGrads conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const Conv2dParams& p,
                           bool need_dx, bool need_dw, bool need_db);
 Tensor conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
@@ -43,7 +52,7 @@ std::array<int64_t, 2> conv_transpose2d_output_hw(const Shape& x, const Shape& w
 
 // Backends get contiguous x, w (and dy); outputs are preallocated with the right shapes.
 namespace cpu {
-void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y);
+void conv2d_forward(const Tensor& x, const Tensor& w, const ConvEpilogue& e, const Conv2dParams& p, Tensor& y);
 void conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const Conv2dParams& p, ConvGrads& g);
 void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y);
 void conv_transpose2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const Conv2dParams& p, ConvGrads& g);

@@ -69,40 +69,42 @@ Tensor Conv2d::forward(const Tensor& x) {
 
 namespace {
 
-// A conv's weight and bias with an eval-mode BN folded in, computed in double on the host (the
-// tensors are small) and returned in the weight's dtype and device.
-std::pair<Tensor, Tensor> fold_bn(const Tensor& weight, const Tensor& bias, const BatchNorm2d& bn) {
-  const int64_t o = weight.size(0), per = weight.numel() / o;
+// An eval-mode BN after a conv with bias b, as the per-channel affine map of the conv's output:
+// scale = gamma / sqrt(var + eps), shift = (b - mean) * scale + beta. Computed in double on the host
+// (the tensors have one value per channel) and returned in the weight's dtype and device.
+std::pair<Tensor, Tensor> bn_affine(const Tensor& weight, const Tensor& bias, const BatchNorm2d& bn) {
+  const int64_t o = weight.size(0);
   auto host = [](const Tensor& t) { return t.cpu().to(DType::F64).contiguous(); };
-  const Tensor w = host(weight), g = host(bn.weight), beta = host(bn.bias), mean = host(bn.running_mean),
-               var = host(bn.running_var);
+  const Tensor g = host(bn.weight), beta = host(bn.bias), mean = host(bn.running_mean), var = host(bn.running_var);
   const Tensor b = bias.defined() ? host(bias) : Tensor();
-  Tensor wf = Tensor::empty(weight.shape(), DType::F64), bf = Tensor::empty({o}, DType::F64);
-  const double *pw = w.data<double>(), *pg = g.data<double>(), *pbeta = beta.data<double>(),
-               *pm = mean.data<double>(), *pv = var.data<double>(), *pb = b.defined() ? b.data<double>() : nullptr;
-  double *pwf = wf.data<double>(), *pbf = bf.data<double>();
+  Tensor scale = Tensor::empty({o}, DType::F64), shift = Tensor::empty({o}, DType::F64);
+  const double *pg = g.data<double>(), *pbeta = beta.data<double>(), *pm = mean.data<double>(),
+               *pv = var.data<double>(), *pb = b.defined() ? b.data<double>() : nullptr;
+  double *ps = scale.data<double>(), *pt = shift.data<double>();
   for (int64_t oc = 0; oc < o; ++oc) {
-    const double s = pg[oc] / std::sqrt(pv[oc] + bn.params().eps);
-    for (int64_t i = 0; i < per; ++i) pwf[oc * per + i] = pw[oc * per + i] * s;
-    pbf[oc] = ((pb ? pb[oc] : 0.0) - pm[oc]) * s + pbeta[oc];
+    ps[oc] = pg[oc] / std::sqrt(pv[oc] + bn.params().eps);
+    pt[oc] = ((pb ? pb[oc] : 0.0) - pm[oc]) * ps[oc] + pbeta[oc];
   }
-  return {wf.to(weight.dtype()).to(weight.device()), bf.to(weight.dtype()).to(weight.device())};
+  auto out = [&](const Tensor& t) { return t.to(weight.dtype()).to(weight.device()); };
+  return {out(scale), out(shift)};
 }
 
 }  // namespace
 
-Tensor Conv2d::forward_bn(BatchNorm2d& bn, const Tensor& x, bool relu) {
+Tensor Conv2d::forward_bn(BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual) {
   check(bn.channels() == options_.out_channels, "Conv2d(", options_.in_channels, " -> ", options_.out_channels,
         "): forward_bn with BatchNorm2d(", bn.channels(), ")");
-  if (bn.is_training() || autograd::needs_grad({&x, &weight, &bias, &bn.weight, &bn.bias})) {
+  if (bn.is_training() || autograd::needs_grad({&x, &weight, &bias, &bn.weight, &bn.bias, &residual})) {
     const Tensor y = forward(x);
-    return relu ? bn.forward_relu(y) : bn.forward(y);
+    if (!residual.defined()) return relu ? bn.forward_relu(y) : bn.forward(y);
+    const Tensor sum = ops::add(bn.forward(y), residual);
+    return relu ? ops::relu(sum) : sum;
   }
-  const auto [w, b] = fold_bn(weight, bias, bn);
+  const auto [scale, shift] = bn_affine(weight, bias, bn);
   const auto& o = options_;
   kernels::Conv2dParams p = conv_params(o.stride, o.padding, o.dilation, 0, o.groups);
   p.relu = relu;
-  Tensor y = ops::conv2d(x, w, b, p);
+  Tensor y = ops::conv2d_fused(x, weight, {scale, shift, residual}, p);
   report_macs(*this, weight_macs(weight, y));
   return y;
 }

@@ -44,11 +44,12 @@ class Conv2d : public Module {
   explicit Conv2d(const Conv2dOptions& o);
   std::string type_name() const override { return "Conv2d"; }
   Tensor forward(const Tensor& x) override;
-  // bn(forward(x)), then a ReLU if `relu`. For inference (bn in eval mode, no gradient recorded)
-  // the BN is folded into this conv's weights and bias (w * gamma / sqrt(var + eps) per output
-  // channel; (b - mean) * gamma / sqrt(var + eps) + beta) and the ReLU into the conv's store: one
-  // pass over the activations instead of three. Otherwise the separate ops run.
-  Tensor forward_bn(BatchNorm2d& bn, const Tensor& x, bool relu);
+  // bn(forward(x)) + residual (if defined), then a ReLU if `relu`. For inference (bn in eval mode,
+  // no gradient recorded) the BN becomes a per-channel scale gamma / sqrt(var + eps) and shift
+  // (b - mean) * scale + beta applied, with the residual and the ReLU, while the conv stores its
+  // output: one pass over the activations instead of four, and the weights are used as they are.
+  // Otherwise the separate ops run.
+  Tensor forward_bn(BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual = Tensor());
   // PyTorch's default: kaiming_uniform(a = sqrt(5)) for the weight, U(+-1/sqrt(fan_in)) for the bias.
   void reset_parameters(Generator& gen) override;
   const Conv2dOptions& options() const { return options_; }

@@ -39,10 +39,10 @@ struct Geom {
   bool depthwise() const { return groups > 1 && cg() == 1; }
   // 1x1, stride 1, no padding: a group's input slice [cg, h*w] already is the column matrix.
   bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
-  // 3x3, stride 1, padding 1, dense: the shape of conv3x3_direct (f32 only).
+  // 3x3, stride 1 or 2 (the same both ways), padding 1, dense: the shapes of conv3x3_direct (f32 only).
   bool direct3x3() const {
-    return kh == 3 && kw == 3 && sh == 1 && sw == 1 && ph == 1 && pw == 1 && dh == 1 && dw == 1 && groups == 1 &&
-           conv3x3_direct_available();
+    return kh == 3 && kw == 3 && sh == sw && (sh == 1 || sh == 2) && ph == 1 && pw == 1 && dh == 1 && dw == 1 &&
+           groups == 1 && conv3x3_direct_available();
   }
 };
 
@@ -365,27 +365,35 @@ void backward_weight(const Geom& g, const T* x, const T* dy, T* dw) {
   }
 }
 
-// y [n, c, p] += b[c].
+// The epilogue after a GEMM or direct loop: y [n, c, p] = y * scale[c] + bias[c] + residual, then
+// the ReLU, in one pass; nothing when there is nothing to apply.
 template <class T>
-void add_bias(const Tensor& b, Tensor& y) {
+void apply_epilogue(const ConvEpilogue& e, bool relu, Tensor& y) {
+  if (!e.scale.defined() && !e.bias.defined() && !e.residual.defined() && !relu) return;
   const int64_t n = y.size(0), c = y.size(1), p = y.size(2) * y.size(3);
-  const T* pb = b.data<T>();
+  const T* scale = e.scale.defined() ? e.scale.data<T>() : nullptr;
+  const T* bias = e.bias.defined() ? e.bias.data<T>() : nullptr;
+  const T* residual = e.residual.defined() ? e.residual.data<T>() : nullptr;
   T* py = y.data<T>();
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t ch = 0; ch < c; ++ch) {
-      T* row = py + (i * c + ch) * p;
-      for (int64_t q = 0; q < p; ++q) row[q] += pb[ch];
+      const int64_t at = (i * c + ch) * p;
+      const T s = scale ? scale[ch] : T(1), b = bias ? bias[ch] : T(0);
+      T* row = py + at;
+      if (scale) {
+        for (int64_t q = 0; q < p; ++q) row[q] = row[q] * s + b;
+      } else if (bias) {
+        for (int64_t q = 0; q < p; ++q) row[q] += b;
+      }
+      if (residual) {
+        for (int64_t q = 0; q < p; ++q) row[q] += residual[at + q];
+      }
+      if (relu) {
+        for (int64_t q = 0; q < p; ++q) row[q] = std::max(row[q], T(0));
+      }
     }
   }
-}
-
-template <class T>
-void relu_inplace(Tensor& y) {
-  T* py = y.data<T>();
-  const int64_t n = y.numel();
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) py[i] = std::max(py[i], T(0));
 }
 
 // dx of a 3x3 stride-1 padding-1 convolution is the same convolution of dy with the kernel turned
@@ -397,7 +405,7 @@ void backward_data_direct3x3(const Geom& g, const float* dy, const float* w, flo
       for (int64_t t = 0; t < 9; ++t) wt[static_cast<size_t>((ic * g.o + oc) * 9 + 8 - t)] = w[(oc * g.c + ic) * 9 + t];
     }
   }
-  conv3x3_direct(dy, wt.data(), nullptr, false, g.n, g.o, g.h, g.w, g.c, dx);
+  conv3x3_direct(dy, wt.data(), {}, g.n, g.o, g.h, g.w, g.c, 1, dx);
 }
 
 // db[c] = sum of dy[n, c, p] over n and p.
@@ -419,18 +427,21 @@ void bias_grad(const Tensor& dy, Tensor& db) {
 
 }  // namespace
 
-void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
+void conv2d_forward(const Tensor& x, const Tensor& w, const ConvEpilogue& e, const Conv2dParams& p, Tensor& y) {
   dispatch_float(x.dtype(), "conv2d", [&](auto t) {
     using T = decltype(t);
     const Geom g = make_geom(x.shape(), y.shape(), w.shape(), p);
-    if (std::is_same_v<T, float> && g.direct3x3()) {
-      conv3x3_direct(x.data<float>(), w.data<float>(), bias.defined() ? bias.data<float>() : nullptr, p.relu, g.n, g.c,
-                     g.h, g.w, g.o, y.data<float>());
+    // Stride 2 runs direct only with an eval-BN scale (inference): in training its different
+    // rounding from im2col flipped test_zoomnet's predicted-RoI learning check (chaotic RoI
+    // decoding or a real fault: not yet understood; the forward matches f64 to 1e-5 in test_conv).
+    if (std::is_same_v<T, float> && g.direct3x3() && (g.sh == 1 || e.scale.defined())) {
+      auto ptr = [](const Tensor& v) { return v.defined() ? v.data<float>() : nullptr; };
+      conv3x3_direct(x.data<float>(), w.data<float>(), {ptr(e.scale), ptr(e.bias), ptr(e.residual), p.relu}, g.n, g.c,
+                     g.h, g.w, g.o, g.sh, y.data<float>());
       return;
     }
     forward(g, x.data<T>(), w.data<T>(), y.data<T>());
-    if (bias.defined()) add_bias<T>(bias, y);
-    if (p.relu) relu_inplace<T>(y);
+    apply_epilogue<T>(e, p.relu, y);
   });
 }
 
@@ -439,7 +450,7 @@ void conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const C
     using T = decltype(t);
     const Geom geom = make_geom(x.shape(), dy.shape(), w.shape(), p);
     if (g.dx.defined()) {
-      if (std::is_same_v<T, float> && geom.direct3x3()) {
+      if (std::is_same_v<T, float> && geom.direct3x3() && geom.sh == 1) {
         backward_data_direct3x3(geom, dy.data<float>(), w.data<float>(), g.dx.data<float>());
       } else {
         backward_data(geom, dy.data<T>(), w.data<T>(), g.dx.data<T>());
@@ -455,7 +466,7 @@ void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& bi
   dispatch_float(x.dtype(), "conv_transpose2d", [&](auto t) {
     using T = decltype(t);
     backward_data(make_geom(y.shape(), x.shape(), w.shape(), p), x.data<T>(), w.data<T>(), y.data<T>());
-    if (bias.defined()) add_bias<T>(bias, y);
+    apply_epilogue<T>({.bias = bias}, false, y);
   });
 }
 

@@ -1,10 +1,16 @@
-// Direct f32 3x3 convolution, stride 1, padding 1, no dilation or groups (the bulk of HRNet's and
-// ResNet's compute), without a column matrix: on an input padded by one pixel all round, each
-// output pixel's tap (i, j) of channel c sits at a fixed offset i * (w + 2) + j from it, so a run
-// of consecutive output positions over the padded width reads one contiguous run of input for
-// every (c, i, j). A register-blocked AVX-512 micro-kernel keeps R output channels x V vectors of
-// 16 positions in registers and streams over the c * 9 taps (the two padding columns per row are
-// computed and dropped). Bias and a ReLU are applied while storing.
+// Direct f32 3x3 convolution, stride 1 or 2, padding 1, no dilation or groups (the bulk of HRNet's
+// and ResNet's compute, and HRNet's transitions and fuse downsampling), without a column matrix.
+//
+// The input is first rearranged into zero-bordered planes on which every tap (i, j) of an output
+// position p (counted over the output image, row-major) sits at p plus a fixed offset: for stride 1
+// the input with a zero row above and below; for stride 2 its four phases (even/odd rows x even/odd
+// columns), each with a zero row on top. A run of 16 consecutive output positions then reads one
+// contiguous run of input per (channel, tap), even across output rows: the lanes whose tap would
+// fall into the left or right padding column read the neighbouring row's edge pixel instead and are
+// zeroed by a load mask, so no padding column is computed. A register-blocked AVX-512
+// micro-kernel keeps R output channels x V vectors of positions in registers and streams over the
+// c * 9 taps; the epilogue (a folded BatchNorm's scale and shift, a residual, a ReLU) is applied
+// while storing straight into y.
 #pragma once
 #include <cstdint>
 
@@ -13,8 +19,18 @@ namespace wb::kernels::cpu {
 // Whether this build has the kernel (compiled with AVX-512F); callers fall back to im2col if not.
 bool conv3x3_direct_available();
 
-// x [n, c, h, w] and w [o, c, 3, 3] contiguous; y [n, o, h, w] is overwritten. bias [o] or null.
-void conv3x3_direct(const float* x, const float* w, const float* bias, bool relu, int64_t n, int64_t c, int64_t h,
-                    int64_t wd, int64_t o, float* y);
+// Applied to each output while storing it: y = conv * scale[oc] + bias[oc] + residual[same index],
+// then max(y, 0) if relu; a null pointer skips its step.
+struct DirectEpilogue {
+  const float* scale = nullptr;
+  const float* bias = nullptr;
+  const float* residual = nullptr;  // [n, o, ho, wo]
+  bool relu = false;
+};
+
+// x [n, c, h, w] and w [o, c, 3, 3] contiguous, stride 1 or 2 (both directions), padding 1; y [n, o,
+// ho, wo] (ho = h for stride 1, (h + 1) / 2 for stride 2; likewise wo) is overwritten.
+void conv3x3_direct(const float* x, const float* w, const DirectEpilogue& e, int64_t n, int64_t c, int64_t h,
+                    int64_t wd, int64_t o, int64_t stride, float* y);
 
 }  // namespace wb::kernels::cpu

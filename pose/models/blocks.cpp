@@ -39,9 +39,8 @@ BasicBlock::BasicBlock(int64_t cin, int64_t planes, int64_t stride, std::shared_
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = conv1->forward_bn(*bn1, x, true);
-  out = conv2->forward_bn(*bn2, out, false);
-  return ops::relu(ops::add(out, downsample ? (*downsample)(x) : x));
+  const Tensor out = conv1->forward_bn(*bn1, x, true);
+  return conv2->forward_bn(*bn2, out, true, downsample ? (*downsample)(x) : x);
 }
 
 Bottleneck::Bottleneck(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Sequential> ds,
@@ -58,8 +57,7 @@ Bottleneck::Bottleneck(int64_t cin, int64_t planes, int64_t stride, std::shared_
 Tensor Bottleneck::forward(const Tensor& x) {
   Tensor out = conv1->forward_bn(*bn1, x, true);
   out = conv2->forward_bn(*bn2, out, true);
-  out = conv3->forward_bn(*bn3, out, false);
-  return ops::relu(ops::add(out, downsample ? (*downsample)(x) : x));
+  return conv3->forward_bn(*bn3, out, true, downsample ? (*downsample)(x) : x);
 }
 
 std::shared_ptr<nn::Sequential> make_res_layer(BlockKind kind, int64_t cin, int64_t planes, int64_t blocks,
