@@ -28,6 +28,7 @@
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
 #include "tests/temp_dir.h"
+#include "tests/nas_test_space.h"
 #include "tests/util.h"
 
 using namespace wb;
@@ -35,6 +36,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 using wb::test::TempDir;
+
+using wb::test::table2_divided_by_8;
 
 namespace {
 
@@ -83,21 +86,6 @@ double synthetic_score(const pose::ZoomNetConfig& c) { return tasks::ranking_ap(
 // 63% of the paper's ZoomNet, the search point.
 int64_t zoomnas_budget() {
   return static_cast<int64_t>(0.63 * static_cast<double>(nas::zoomnet_macs(pose::ZoomNetConfig{}).total()));
-}
-
-// Table 2 with every width divided by 8 and tiny inputs: cheap to build and count.
-nas::ZoomNasSpace tiny_space() {
-  nas::ZoomNasSpace s = nas::zoomnas_space();
-  for (nas::HRNetSpace* n : {&s.body, &s.face.net, &s.hand.net}) {
-    for (auto& w : n->stem_widths) w /= 8;
-    for (auto& w : n->stage1_widths) w /= 8;
-    for (auto& b : n->branch_widths) {
-      for (auto& w : b) w /= 8;
-    }
-  }
-  s.body.input_heights = {64, 96};
-  s.face.net.input_heights = s.hand.net.input_heights = {8, 16};
-  return s;
 }
 
 tasks::SearchOptions options(const std::string& dir, const std::string& controller, double budget_gflops, int samples) {
@@ -288,7 +276,7 @@ TEST_CASE("search run: random and evolution each resume to the identical state")
 }
 
 TEST_CASE("search run: the files parse, best_config.json builds a ZoomNet with the candidate's FLOPs") {
-  const nas::ZoomNasSpace s = tiny_space();
+  const nas::ZoomNasSpace s = table2_divided_by_8();
   Generator g(0);
   const int64_t lo = nas::zoomnet_macs(nas::sample_zoomnet(s, {}, nas::Pick::Smallest, g)).total();
   const int64_t hi = nas::zoomnet_macs(nas::sample_zoomnet(s, {}, nas::Pick::Largest, g)).total();

@@ -14,29 +14,13 @@
 #include "pose/models/factory.h"
 #include "pose/models/zoomnet.h"
 #include "tensor/error.h"
+#include "tests/nas_test_space.h"
 #include "tests/util.h"
 
 using namespace wb;
 using nlohmann::json;
 
-namespace {
-
-// Table 2 with every width divided by 8 and small inputs: the same structure, cheap to count.
-nas::ZoomNasSpace small_space() {
-  nas::ZoomNasSpace s = nas::zoomnas_space();
-  for (nas::HRNetSpace* n : {&s.body, &s.face.net, &s.hand.net}) {
-    for (auto& w : n->stem_widths) w /= 8;
-    for (auto& w : n->stage1_widths) w /= 8;
-    for (auto& b : n->branch_widths) {
-      for (auto& w : b) w /= 8;
-    }
-  }
-  s.body.input_heights = {64, 96};
-  s.face.net.input_heights = s.hand.net.input_heights = {8, 16};
-  return s;
-}
-
-}  // namespace
+using wb::test::table2_divided_by_8;
 
 TEST_CASE("nas space: Table 2's choices, the largest BodyNet is HRNet-W32") {
   const nas::ZoomNasSpace s = nas::zoomnas_space();
@@ -101,7 +85,7 @@ TEST_CASE("nas space: uniform samples are deterministic by seed, in the space, a
 }
 
 TEST_CASE("nas space: JSON round trip and errors naming the field") {
-  const nas::ZoomNasSpace s = small_space();
+  const nas::ZoomNasSpace s = table2_divided_by_8();
   const json j = nas::to_json(s);
   CHECK(nas::to_json(nas::zoomnas_space_from_json(j, "space.json")) == j);
   CHECK(nas::to_json(nas::zoomnas_space_from_json(json::object(), "space.json")) == nas::to_json(nas::zoomnas_space()));
@@ -124,7 +108,7 @@ TEST_CASE("nas space: JSON round trip and errors naming the field") {
 }
 
 TEST_CASE("nas flops: the formula equals nn::count_flops on 50 random configs") {
-  const nas::ZoomNasSpace s = small_space();
+  const nas::ZoomNasSpace s = table2_divided_by_8();
   Generator gen(3);
   for (int i = 0; i < 50; ++i) {
     const pose::ZoomNetConfig z = nas::sample_zoomnet(s, pose::ZoomNetConfig{}, nas::Pick::Uniform, gen);

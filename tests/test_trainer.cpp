@@ -25,12 +25,15 @@
 #include "tensor/atomic_file.h"
 #include "tests/tiny_zoomnet.h"
 #include "tests/temp_dir.h"
+#include "tests/training_util.h"
 #include "tests/util.h"
 
 using namespace wb;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+using wb::test::quiet;
+using wb::test::slurp;
 using wb::test::TempDir;
 
 namespace {
@@ -91,16 +94,6 @@ tasks::TrainConfig tiny_config(const fs::path& data_root, int64_t epochs, int64_
                   {"eval", {{"interval", 1}}}};
   return tasks::parse_train_config(j, "tiny.json");
 }
-
-tasks::TrainOptions quiet(const fs::path& out, bool resume = false) {
-  tasks::TrainOptions o;
-  o.out_dir = out.string();
-  o.resume = resume;
-  o.verbose = false;
-  return o;
-}
-
-std::string slurp(const fs::path& p) { return read_file(p.string()); }
 
 }  // namespace
 
