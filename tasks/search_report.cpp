@@ -134,8 +134,9 @@ void write_pareto_plot(const std::string& path, const SearchReportInfo& info,
   }
   if (y_hi < y_lo) y_lo = 0, y_hi = 1;
   const double x_pad = std::max((x_hi - x_lo) * 0.05, 1e-3 + 0.01 * x_hi);
-  const double y_pad = std::max((y_hi - y_lo) * 0.08, 0.01);
-  x_lo = std::max(0.0, x_lo - x_pad), x_hi += x_pad, y_lo -= y_pad, y_hi += y_pad;
+  // APs are never below 0: the axis stops there, so near-zero scores keep the plot's height.
+  const double y_pad = std::max((y_hi - y_lo) * 0.08, 1e-3);
+  x_lo = std::max(0.0, x_lo - x_pad), x_hi += x_pad, y_lo = std::max(0.0, y_lo - y_pad), y_hi += y_pad;
 
   data::Image img(kW, kH, 3);
   std::fill(img.pixels.begin(), img.pixels.end(), uint8_t{255});
