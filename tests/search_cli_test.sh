@@ -9,8 +9,8 @@ search=$1
 synth=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=1; }
+cli=$search
+. "$(dirname "$0")/training_cli_common.sh"
 
 "$synth" --out "$tmp/data" --train 16 --val 2 --seed 3 --size 160x120 --difficulty easy >/dev/null 2>&1 ||
   { echo "FAIL: wbpose-synth"; exit 1; }
@@ -48,18 +48,6 @@ EOC
 config "$tmp/tiny.json" ""
 config "$tmp/typo.json" ', "stem_widht": [2]'
 
-# expect_one_line NAME ARGS...: wbpose-search must fail with one stderr line mentioning NAME.
-expect_one_line() {
-  name=$1
-  shift
-  if "$search" "$@" >"$tmp/out" 2>"$tmp/err"; then
-    fail "$name: exited 0"
-  else
-    [ "$(wc -l <"$tmp/err")" -eq 1 ] || { fail "$name: expected one error line, got:"; cat "$tmp/err"; }
-    grep -q "$name" "$tmp/err" || { fail "error does not name $name:"; cat "$tmp/err"; }
-  fi
-}
-
 "$search" --help >/dev/null 2>&1 || fail "--help exited non-zero"
 "$search" train-supernet --help | grep -q -- '--resume' || fail "train-supernet --help does not list --resume"
 
@@ -68,21 +56,7 @@ expect_one_line 'search_space: body: unknown field "stem_widht"' train-supernet 
 [ ! -e "$tmp/r_typo" ] || fail "a bad config left a run folder"
 
 # Ctrl-C once the first loss record is out; it must save and exit 0.
-"$search" train-supernet --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/run" >"$tmp/train.log" 2>&1 &
-pid=$!
-i=0
-until grep -q '"kind":"train"' "$tmp/run/metrics.jsonl" 2>/dev/null; do
-  i=$((i + 1))
-  [ $i -le 600 ] || { kill "$pid"; echo "FAIL: no loss record after 60 s"; cat "$tmp/train.log"; exit 1; }
-  sleep 0.1
-done
-kill -INT "$pid"
-wait "$pid"
-rc=$?
-[ "$rc" -eq 0 ] || { fail "SIGINT: exit status $rc"; cat "$tmp/train.log"; }
-grep -q 'stopped at epoch' "$tmp/train.log" || { fail "SIGINT: no stop message"; cat "$tmp/train.log"; }
-[ -f "$tmp/run/checkpoint.json" ] && [ -f "$tmp/run/latest.safetensors" ] || fail "SIGINT: no checkpoint"
-if ls "$tmp/run" | grep -q '\.tmp'; then fail "SIGINT: temporary files left: $(ls "$tmp/run")"; fi
+interrupt_saves "$tmp/run" train-supernet --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/run"
 grep -q '"search_space"' "$tmp/run/config.json" || fail "config.json lacks the search space"
 
 # Resume to the end of the next epoch.

@@ -9,8 +9,8 @@ train=$1
 synth=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=1; }
+cli=$train
+. "$(dirname "$0")/training_cli_common.sh"
 
 "$synth" --out "$tmp/data" --train 48 --val 4 --seed 3 --size 160x120 >/dev/null 2>&1 || { echo "FAIL: wbpose-synth"; exit 1; }
 
@@ -30,18 +30,6 @@ config "$tmp/tiny.json" 4 ""
 config "$tmp/wide.json" 6 ""
 config "$tmp/typo.json" 4 ', "epochz": 3'
 
-# expect_one_line NAME ARGS...: wbpose-train must fail with one stderr line mentioning NAME.
-expect_one_line() {
-  name=$1
-  shift
-  if "$train" "$@" >"$tmp/out" 2>"$tmp/err"; then
-    fail "$name: exited 0"
-  else
-    [ "$(wc -l <"$tmp/err")" -eq 1 ] || { fail "$name: expected one error line, got:"; cat "$tmp/err"; }
-    grep -q "$name" "$tmp/err" || { fail "error does not name $name:"; cat "$tmp/err"; }
-  fi
-}
-
 expect_one_line '"epochz"' --config "$tmp/typo.json" --data "$tmp/data" --out "$tmp/r_typo"
 grep -q 'typo.json' "$tmp/err" || fail "the unknown-key error does not name the file"
 [ ! -e "$tmp/r_typo" ] || fail "a bad config left a run folder"
@@ -50,21 +38,7 @@ expect_one_line 'annotations/' --config "$tmp/tiny.json" --data "$tmp/empty" --o
 [ ! -e "$tmp/r_empty" ] || fail "a data folder without annotations left a run folder"
 
 # Ctrl-C once the first loss record is out; it must save and exit 0.
-"$train" --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/run" >"$tmp/train.log" 2>&1 &
-pid=$!
-i=0
-until grep -q '"kind":"train"' "$tmp/run/metrics.jsonl" 2>/dev/null; do
-  i=$((i + 1))
-  [ $i -le 600 ] || { kill "$pid"; echo "FAIL: no loss record after 60 s"; cat "$tmp/train.log"; exit 1; }
-  sleep 0.1
-done
-kill -INT "$pid"
-wait "$pid"
-rc=$?
-[ "$rc" -eq 0 ] || { fail "SIGINT: exit status $rc"; cat "$tmp/train.log"; }
-grep -q 'stopped at epoch' "$tmp/train.log" || { fail "SIGINT: no stop message"; cat "$tmp/train.log"; }
-[ -f "$tmp/run/checkpoint.json" ] && [ -f "$tmp/run/latest.safetensors" ] || fail "SIGINT: no checkpoint"
-if ls "$tmp/run" | grep -q '\.tmp'; then fail "SIGINT: temporary files left: $(ls "$tmp/run")"; fi
+interrupt_saves "$tmp/run" --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/run"
 
 # A checkpoint for another model: one line naming a tensor; the run folder unchanged.
 cat "$tmp/run/checkpoint.json" "$tmp/run/metrics.jsonl" >"$tmp/before"
