@@ -36,6 +36,23 @@ std::string tick_label(double v) {
   return buf;
 }
 
+void draw_axes(const pose::Canvas& c, const PlotAxes& a, int ticks) {
+  const pose::Rgb black{0, 0, 0}, grid{225, 225, 225};
+  for (double t : plot_ticks(a.x_lo, a.x_hi, ticks)) {
+    const int x = static_cast<int>(std::lround(a.px(t)));
+    pose::fill_rect(c, x, a.y0, x + 1, a.y1, grid);
+    const std::string s = tick_label(t);
+    pose::draw_text(c, x - pose::text_width(s) / 2, a.y1 + 6, s, black);
+  }
+  for (double t : plot_ticks(a.y_lo, a.y_hi, ticks)) {
+    const int y = static_cast<int>(std::lround(a.py(t)));
+    pose::fill_rect(c, a.x0, y, a.x1, y + 1, grid);
+    const std::string s = tick_label(t);
+    pose::draw_text(c, a.x0 - 6 - pose::text_width(s), y - 3, s, black);
+  }
+  pose::draw_rect(c, a.x0, a.y0, a.x1 + 1, a.y1 + 1, black);
+}
+
 namespace {
 
 using pose::Point2;
@@ -43,7 +60,7 @@ using pose::Rgb;
 
 constexpr int kPanelW = 520, kPanelH = 400;
 constexpr int kLeft = 70, kRight = 20, kTop = 34, kBottom = 46;  // margins inside a panel
-const Rgb kBlack{0, 0, 0}, kGrid{225, 225, 225}, kLoss{31, 119, 180};
+const Rgb kBlack{0, 0, 0}, kLoss{31, 119, 180};
 
 struct Series {
   std::string name;
@@ -62,29 +79,15 @@ Rgb part_plot_color(const std::string& part) {
 void draw_panel(const pose::Canvas& c, int x0, const std::string& title, const std::vector<Series>& series,
                 double y_lo, double y_hi, double x_hi) {
   const int fx0 = x0 + kLeft, fx1 = x0 + kPanelW - kRight, fy0 = kTop, fy1 = kPanelH - kBottom;
-  const auto px = [&](double x) { return fx0 + (fx1 - fx0) * x / x_hi; };
-  const auto py = [&](double y) { return fy1 - (fy1 - fy0) * (y - y_lo) / (y_hi - y_lo); };
-
-  for (double t : plot_ticks(0, x_hi, 5)) {
-    const int x = static_cast<int>(std::lround(px(t)));
-    fill_rect(c, x, fy0, x + 1, fy1, kGrid);
-    const std::string s = tick_label(t);
-    draw_text(c, x - pose::text_width(s) / 2, fy1 + 6, s, kBlack);
-  }
-  for (double t : plot_ticks(y_lo, y_hi, 5)) {
-    const int y = static_cast<int>(std::lround(py(t)));
-    fill_rect(c, fx0, y, fx1, y + 1, kGrid);
-    const std::string s = tick_label(t);
-    draw_text(c, fx0 - 6 - pose::text_width(s), y - 3, s, kBlack);
-  }
-  draw_rect(c, fx0, fy0, fx1 + 1, fy1 + 1, kBlack);
+  const PlotAxes axes{fx0, fy0, fx1, fy1, 0, x_hi, y_lo, y_hi};
+  draw_axes(c, axes, 5);
   draw_text(c, x0 + (kPanelW - pose::text_width(title, 2)) / 2, 8, title, kBlack, 2);
   const std::string xlabel = "iteration";
   draw_text(c, (fx0 + fx1 - pose::text_width(xlabel)) / 2, fy1 + 22, xlabel, kBlack);
 
   int legend_y = fy0 + 8;
   for (const Series& s : series) {
-    const auto to_px = [&](Point2 p) { return Point2{px(p.x), py(p.y)}; };
+    const auto to_px = [&](Point2 p) { return Point2{axes.px(p.x), axes.py(p.y)}; };
     for (size_t i = 1; i < s.points.size(); ++i) draw_line(c, to_px(s.points[i - 1]), to_px(s.points[i]), s.color, 2);
     for (const Point2& p : s.points) {
       if (s.points.size() < 40) fill_circle(c, to_px(p), 2.5, s.color);

@@ -121,7 +121,7 @@ std::vector<size_t> pareto_front(const std::vector<SearchCandidate>& candidates)
 void write_pareto_plot(const std::string& path, const SearchReportInfo& info,
                        const std::vector<SearchCandidate>& candidates, size_t best) {
   constexpr int kW = 760, kH = 520, kLeft = 70, kRight = 24, kTop = 44, kBottom = 50;
-  const Rgb kBlack{0, 0, 0}, kGrid{225, 225, 225}, kDot{140, 140, 140}, kFront{31, 119, 180}, kBest{214, 39, 40},
+  const Rgb kBlack{0, 0, 0}, kDot{140, 140, 140}, kFront{31, 119, 180}, kBest{214, 39, 40},
       kBudget{44, 160, 44};
 
   // Ranges: every candidate and the budget, a little margin; a flat range is widened.
@@ -142,24 +142,11 @@ void write_pareto_plot(const std::string& path, const SearchReportInfo& info,
   std::fill(img.pixels.begin(), img.pixels.end(), uint8_t{255});
   const pose::Canvas c{img.pixels.data(), img.width, img.height, 3};
   const int fx0 = kLeft, fx1 = kW - kRight, fy0 = kTop, fy1 = kH - kBottom;
-  const auto px = [&](double x) { return fx0 + (fx1 - fx0) * (x - x_lo) / (x_hi - x_lo); };
-  const auto py = [&](double y) { return fy1 - (fy1 - fy0) * (y - y_lo) / (y_hi - y_lo); };
-  const auto at = [&](const SearchCandidate& s) { return Point2{px(total_gflops(s)), py(s.ap)}; };
-
-  for (double t : plot_ticks(x_lo, x_hi, 6)) {
-    const int x = static_cast<int>(std::lround(px(t)));
-    fill_rect(c, x, fy0, x + 1, fy1, kGrid);
-    const std::string s = tick_label(t);
-    draw_text(c, x - pose::text_width(s) / 2, fy1 + 6, s, kBlack);
-  }
-  for (double t : plot_ticks(y_lo, y_hi, 6)) {
-    const int y = static_cast<int>(std::lround(py(t)));
-    fill_rect(c, fx0, y, fx1, y + 1, kGrid);
-    const std::string s = tick_label(t);
-    draw_text(c, fx0 - 6 - pose::text_width(s), y - 3, s, kBlack);
-  }
+  const PlotAxes axes{fx0, fy0, fx1, fy1, x_lo, x_hi, y_lo, y_hi};
+  const auto at = [&](const SearchCandidate& s) { return Point2{axes.px(total_gflops(s)), axes.py(s.ap)}; };
+  draw_axes(c, axes, 6);
   // The budget: a dashed vertical line.
-  const double bx = px(info.budget_gflops);
+  const double bx = axes.px(info.budget_gflops);
   for (int y = fy0; y < fy1; y += 12) draw_line(c, {bx, static_cast<double>(y)}, {bx, std::min(y + 6.0, 1.0 * fy1)}, kBudget, 2);
   const std::string budget = "budget " + short_number(info.budget_gflops);
   draw_text(c, static_cast<int>(bx) - pose::text_width(budget) - 4, fy0 + 4, budget, kBudget);
@@ -169,7 +156,6 @@ void write_pareto_plot(const std::string& path, const SearchReportInfo& info,
   for (size_t i = 1; i < front.size(); ++i) draw_line(c, at(candidates[front[i - 1]]), at(candidates[front[i]]), kFront, 2);
   for (size_t i : front) fill_circle(c, at(candidates[i]), 3.5, kFront);
   draw_circle(c, at(candidates[best]), 7, kBest, 2);
-  draw_rect(c, fx0, fy0, fx1 + 1, fy1 + 1, kBlack);
 
   const std::string title = "AP vs GFLOPs: " + info.controller + ", " + std::to_string(candidates.size()) + " sub-networks";
   draw_text(c, (kW - pose::text_width(title, 2)) / 2, 8, title, kBlack, 2);
