@@ -4,8 +4,9 @@
 //                   Ctrl-C finishes the current iteration, saves a checkpoint and exits 0; --resume
 //                   continues it exactly.
 //   search:         sub-networks of a trained supernet proposed by a controller (random: the
-//                   paper's; evolution: ours) under an overall FLOPs budget, each exported, BN-
-//                   recalibrated and validated (tasks/subnet_eval.h), into a results folder
+//                   paper's; evolution: ours) under an overall FLOPs budget (--min-budget: and above
+//                   a floor), each exported, BN-recalibrated and validated (tasks/subnet_eval.h),
+//                   into a results folder
 //                   (tasks/search_run.h: state.json, results.md/.csv, best_config.json,
 //                   pareto.png); --resume continues a search from its state.json.
 #include <CLI/CLI.hpp>
@@ -120,6 +121,10 @@ int main(int argc, char** argv) {
   srch->add_option("--budget", sa.options.budget_gflops, "overall ZoomNet GFLOPs (one person; as wbpose-info)")
       ->required()
       ->check(CLI::PositiveNumber);
+  srch->add_option("--min-budget", sa.options.min_gflops,
+                   "a floor under --budget: only networks of at least these GFLOPs are sampled (default 0: the "
+                   "paper's plain budget)")
+      ->check(CLI::NonNegativeNumber);
   srch->add_option("--controller", sa.options.controller, "random (the paper's) or evolution")
       ->check(CLI::IsMember({"random", "evolution"}))
       ->capture_default_str();

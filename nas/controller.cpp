@@ -16,10 +16,10 @@ std::string controller_name(ControllerKind kind) { return kind == ControllerKind
 std::vector<Candidate> run_controller(const ControllerSpec& spec, const ZoomNasSpace& space,
                                       const pose::ZoomNetConfig& base,
                                       const std::function<double(const pose::ZoomNetConfig&)>& evaluate) {
-  check(spec.budget_macs > 0, "search: the FLOPs budget must be positive");
+  spec.budget.validate("search");
   Generator gen(spec.seed);
-  if (spec.kind == ControllerKind::Random) return random_search(space, base, spec.budget_macs, spec.samples, gen, evaluate);
-  return evolution_search(space, base, spec.budget_macs, spec.samples, gen, evaluate, spec.evolution);
+  if (spec.kind == ControllerKind::Random) return random_search(space, base, spec.budget, spec.samples, gen, evaluate);
+  return evolution_search(space, base, spec.budget, spec.samples, gen, evaluate, spec.evolution);
 }
 
 }  // namespace wb::nas

@@ -21,7 +21,7 @@ std::string controller_name(ControllerKind kind);
 
 struct ControllerSpec {
   ControllerKind kind = ControllerKind::Random;
-  int64_t budget_macs = 0;  // the overall ZoomNet (zoomnet_macs().total()) must fit
+  FlopsBudget budget;       // the overall ZoomNet (zoomnet_macs().total()) must fit
   int samples = 500;        // networks evaluated
   uint64_t seed = 0;
   EvolutionOptions evolution;  // read by the evolutionary controller only

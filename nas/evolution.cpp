@@ -144,7 +144,7 @@ pose::ZoomNetConfig crossover(const ZoomNasSpace& space, const pose::ZoomNetConf
 }
 
 std::vector<Candidate> evolution_search(const ZoomNasSpace& space, const pose::ZoomNetConfig& base,
-                                        int64_t budget_macs, int samples, Generator& gen,
+                                        const FlopsBudget& budget, int samples, Generator& gen,
                                         const std::function<double(const pose::ZoomNetConfig&)>& evaluate,
                                         const EvolutionOptions& options) {
   check(samples > 0, "evolution search: --samples must be positive, got ", samples);
@@ -165,11 +165,11 @@ std::vector<Candidate> evolution_search(const ZoomNasSpace& space, const pose::Z
   const int fresh_tries = 100 * options.max_tries;
   auto fresh = [&]() {
     for (int t = 0; t < fresh_tries; ++t) {
-      pose::ZoomNetConfig c = sample_under_budget(space, base, budget_macs, gen);
+      pose::ZoomNetConfig c = sample_under_budget(space, base, budget, gen);
       if (is_new(c)) return c;
     }
-    fail("evolution search: ", fresh_tries, " samples under the budget of ", to_gflops(budget_macs),
-         " GFLOPs were all evaluated already (the space under the budget holds fewer than ", samples,
+    fail("evolution search: ", fresh_tries, " samples under the budget of ", budget.str(),
+         " were all evaluated already (the space under the budget holds fewer than ", samples,
          " networks?)");
   };
 
@@ -191,7 +191,7 @@ std::vector<Candidate> evolution_search(const ZoomNasSpace& space, const pose::Z
           while (b == a) b = pick();  // parents holds >= 2 distinct indices once out.size() >= 2
           child = crossover(space, out[a].config, out[b].config, gen);
         }
-        found = zoomnet_macs(child).total() <= budget_macs && is_new(child);
+        found = budget.fits(zoomnet_macs(child).total()) && is_new(child);
       }
       add(found ? std::move(child) : fresh());
     }

@@ -1,6 +1,7 @@
 #include "nas/flops.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace wb::nas {
@@ -21,6 +22,8 @@ struct Counter {
 }  // namespace
 
 double to_gflops(int64_t macs) { return static_cast<double>(macs) / (1024.0 * 1024.0 * 1024.0); }
+
+int64_t to_macs(double gflops) { return static_cast<int64_t>(std::floor(gflops * 1024.0 * 1024.0 * 1024.0)); }
 
 int64_t hrnet_macs(const pose::HRNetConfig& c) {
   Counter n;

@@ -21,6 +21,7 @@ struct ZoomNetMacs {
 // ZoomNet on one person crop, as wbpose-info counts it; a head adds its 1x1 adapter at its input size.
 ZoomNetMacs zoomnet_macs(const pose::ZoomNetConfig& c);
 
-double to_gflops(int64_t macs);  // macs / 1024^3
+double to_gflops(int64_t macs);     // macs / 1024^3
+int64_t to_macs(double gflops);     // floor(gflops x 1024^3): a budget in GFLOPs as macs
 
 }  // namespace wb::nas

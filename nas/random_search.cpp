@@ -1,29 +1,46 @@
 #include "nas/random_search.h"
 
+#include <sstream>
+
 #include "nas/flops.h"
 #include "tensor/error.h"
 
 namespace wb::nas {
 
-pose::ZoomNetConfig sample_under_budget(const ZoomNasSpace& space, const pose::ZoomNetConfig& base,
-                                        int64_t budget_macs, Generator& gen, int max_tries) {
-  for (int i = 0; i < max_tries; ++i) {
-    pose::ZoomNetConfig c = sample_zoomnet(space, base, Pick::Uniform, gen);
-    if (zoomnet_macs(c).total() <= budget_macs) return c;
-  }
-  fail("random search: no sample of ", max_tries, " fits the budget of ", to_gflops(budget_macs),
-       " GFLOPs (the smallest network of the space has ",
-       to_gflops(zoomnet_macs(sample_zoomnet(space, base, Pick::Smallest, gen)).total()), ")");
+std::string FlopsBudget::str() const {
+  std::ostringstream s;
+  if (min_macs > 0) s << to_gflops(min_macs) << "-";
+  s << to_gflops(max_macs) << " GFLOPs";
+  return s.str();
 }
 
-std::vector<Candidate> random_search(const ZoomNasSpace& space, const pose::ZoomNetConfig& base, int64_t budget_macs,
+void FlopsBudget::validate(const std::string& where) const {
+  check(max_macs > 0, where, ": the FLOPs budget must be positive");
+  check(min_macs >= 0 && min_macs <= max_macs, where, ": the FLOPs floor (", to_gflops(min_macs),
+        " GFLOPs) must lie between 0 and the budget (", to_gflops(max_macs), " GFLOPs)");
+}
+
+pose::ZoomNetConfig sample_under_budget(const ZoomNasSpace& space, const pose::ZoomNetConfig& base,
+                                        const FlopsBudget& budget, Generator& gen, int max_tries) {
+  budget.validate("random search");
+  for (int i = 0; i < max_tries; ++i) {
+    pose::ZoomNetConfig c = sample_zoomnet(space, base, Pick::Uniform, gen);
+    if (budget.fits(zoomnet_macs(c).total())) return c;
+  }
+  Generator any(0);  // Largest and Smallest draw nothing
+  fail("random search: no sample of ", max_tries, " fits the budget of ", budget.str(), " (the space's networks have ",
+       to_gflops(zoomnet_macs(sample_zoomnet(space, base, Pick::Smallest, any)).total()), " to ",
+       to_gflops(zoomnet_macs(sample_zoomnet(space, base, Pick::Largest, any)).total()), " GFLOPs)");
+}
+
+std::vector<Candidate> random_search(const ZoomNasSpace& space, const pose::ZoomNetConfig& base, const FlopsBudget& budget,
                                      int samples, Generator& gen,
                                      const std::function<double(const pose::ZoomNetConfig&)>& evaluate) {
   check(samples > 0, "random search: --samples must be positive, got ", samples);
   std::vector<Candidate> out;
   for (int i = 0; i < samples; ++i) {
     Candidate c;
-    c.config = sample_under_budget(space, base, budget_macs, gen);
+    c.config = sample_under_budget(space, base, budget, gen);
     c.macs = zoomnet_macs(c.config).total();
     c.score = evaluate(c.config);
     out.push_back(std::move(c));

@@ -63,7 +63,8 @@ std::string results_md(const SearchReportInfo& info, const std::vector<SearchCan
   const std::vector<std::string> parts = part_names(cands);
   const SearchCandidate& b = cands[best];
   std::ostringstream md;
-  md << "# ZoomNAS search: " << info.controller << " controller, budget " << short_number(info.budget_gflops)
+  md << "# ZoomNAS search: " << info.controller << " controller, budget "
+     << (info.min_gflops > 0 ? short_number(info.min_gflops) + "-" : "") << short_number(info.budget_gflops)
      << " GFLOPs, seed " << info.seed << "\n\n"
      << cands.size() << " of " << info.samples << " sub-networks evaluated. Best: #" << best + 1 << ", " << b.metric
      << " AP " << fixed(b.ap) << " at " << short_number(total_gflops(b)) << " GFLOPs (best_config.json).\n\n"
@@ -125,7 +126,7 @@ void write_pareto_plot(const std::string& path, const SearchReportInfo& info,
       kBudget{44, 160, 44};
 
   // Ranges: every candidate and the budget, a little margin; a flat range is widened.
-  double x_lo = info.budget_gflops, x_hi = info.budget_gflops, y_lo = 1, y_hi = 0;
+  double x_lo = info.min_gflops > 0 ? info.min_gflops : info.budget_gflops, x_hi = info.budget_gflops, y_lo = 1, y_hi = 0;
   for (const auto& c : candidates) {
     x_lo = std::min(x_lo, total_gflops(c));
     x_hi = std::max(x_hi, total_gflops(c));
@@ -145,11 +146,15 @@ void write_pareto_plot(const std::string& path, const SearchReportInfo& info,
   const PlotAxes axes{fx0, fy0, fx1, fy1, x_lo, x_hi, y_lo, y_hi};
   const auto at = [&](const SearchCandidate& s) { return Point2{axes.px(total_gflops(s)), axes.py(s.ap)}; };
   draw_axes(c, axes, 6);
-  // The budget: a dashed vertical line.
-  const double bx = axes.px(info.budget_gflops);
-  for (int y = fy0; y < fy1; y += 12) draw_line(c, {bx, static_cast<double>(y)}, {bx, std::min(y + 6.0, 1.0 * fy1)}, kBudget, 2);
-  const std::string budget = "budget " + short_number(info.budget_gflops);
-  draw_text(c, static_cast<int>(bx) - pose::text_width(budget) - 4, fy0 + 4, budget, kBudget);
+  // The budget, and its floor if any: dashed vertical lines, labelled on their left.
+  const auto budget_line = [&](double gflops, const std::string& name) {
+    const double bx = axes.px(gflops);
+    for (int y = fy0; y < fy1; y += 12) draw_line(c, {bx, static_cast<double>(y)}, {bx, std::min(y + 6.0, 1.0 * fy1)}, kBudget, 2);
+    const std::string label = name + " " + short_number(gflops);
+    draw_text(c, static_cast<int>(bx) - pose::text_width(label) - 4, fy0 + 4, label, kBudget);
+  };
+  budget_line(info.budget_gflops, "budget");
+  if (info.min_gflops > 0) budget_line(info.min_gflops, "floor");
 
   for (const auto& s : candidates) fill_circle(c, at(s), 2.5, kDot);
   const std::vector<size_t> front = pareto_front(candidates);

@@ -13,6 +13,7 @@ namespace wb::tasks {
 struct SearchReportInfo {
   std::string controller;
   double budget_gflops = 0;
+  double min_gflops = 0;  // the budget's floor; 0: none
   int samples = 0;
   uint64_t seed = 0;
 };

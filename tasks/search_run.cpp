@@ -27,6 +27,7 @@ json search_header(const SearchOptions& o, nas::ControllerKind kind) {
             {"budget_gflops", o.budget_gflops},
             {"samples", o.samples},
             {"seed", o.seed}};
+  if (o.min_gflops > 0) h["min_gflops"] = o.min_gflops;  // absent: the states of plain-budget searches stay as they were
   if (kind == nas::ControllerKind::Evolution) h["evolution"] = nas::to_json(o.evolution);
   return h;
 }
@@ -103,7 +104,11 @@ std::vector<SearchCandidate> read_state(const std::string& path, const json& hea
           st["search"].value(key, json()).dump(), " in the stored search but ", value.dump(),
           " in this one: resume with the same options, or start a new search in another folder");
   }
-  check(st["search"].size() == header.size(), path, ": field \"search\" holds options this search does not have");
+  for (const auto& [key, value] : st["search"].items()) {
+    check(header.contains(key), path, ": field \"search.", key, "\" is ", value.dump(),
+          " in the stored search but not set in this one: resume with the same options, or start a new search in "
+          "another folder");
+  }
   check(st["space"] == space, path, ": field \"space\": the stored search space differs from this one");
   check(st["base"] == base, path, ": field \"base\": the stored base ZoomNet config differs from this one");
   std::vector<SearchCandidate> out;
@@ -159,6 +164,8 @@ SearchResult run_search(const SearchOptions& o, const nas::ZoomNasSpace& space, 
   const nas::ControllerKind kind = nas::parse_controller(o.controller, "search: --controller");
   check(std::isfinite(o.budget_gflops) && o.budget_gflops > 0, "search: --budget must be a positive number of GFLOPs, got ",
         o.budget_gflops);
+  check(std::isfinite(o.min_gflops) && o.min_gflops >= 0 && o.min_gflops <= o.budget_gflops,
+        "search: --min-budget must lie between 0 and --budget (", o.budget_gflops, " GFLOPs), got ", o.min_gflops);
   check(o.samples > 0, "search: --samples must be positive, got ", o.samples);
   if (kind == nas::ControllerKind::Evolution) o.evolution.validate("search: evolution");
   space.validate("search space");
@@ -179,7 +186,7 @@ SearchResult run_search(const SearchOptions& o, const nas::ZoomNasSpace& space, 
 
   SearchResult result;
   json state = {{"search", header}, {"space", space_json}, {"base", base_json}, {"candidates", json::array()}};
-  const SearchReportInfo info{nas::controller_name(kind), o.budget_gflops, o.samples, o.seed};
+  const SearchReportInfo info{nas::controller_name(kind), o.budget_gflops, o.min_gflops, o.samples, o.seed};
   const auto start = std::chrono::steady_clock::now();
 
   // The controller's evaluation: the stored result while replaying, a real evaluation afterwards.
@@ -217,7 +224,8 @@ SearchResult run_search(const SearchOptions& o, const nas::ZoomNasSpace& space, 
 
   nas::ControllerSpec spec;
   spec.kind = kind;
-  spec.budget_macs = static_cast<int64_t>(std::floor(o.budget_gflops * 1024.0 * 1024.0 * 1024.0));
+  spec.budget.max_macs = nas::to_macs(o.budget_gflops);
+  spec.budget.min_macs = o.min_gflops > 0 ? nas::to_macs(o.min_gflops) : 0;
   spec.samples = o.samples;
   spec.seed = o.seed;
   spec.evolution = o.evolution;

@@ -1,5 +1,5 @@
 // The ZoomNAS search driver (`wbpose-search search`, issue 9): a controller (nas/controller.h)
-// proposes sub-networks under an overall FLOPs budget, the caller's function evaluates each
+// proposes sub-networks under an overall FLOPs budget (optionally above a floor), the caller's function evaluates each
 // (tasks/subnet_eval.h: export, BN recalibration, validation -> the part table), and the whole-body
 // AP (ranking_ap) is the score the controller ranks by.
 //
@@ -38,6 +38,7 @@ struct SearchOptions {
   std::string out_dir;                // state.json, results.md, results.csv, best_config.json, pareto.png
   std::string controller = "random";  // "random" | "evolution"
   double budget_gflops = 0;           // overall ZoomNet GFLOPs (nas/flops.h)
+  double min_gflops = 0;              // a floor under it (nas::FlopsBudget); 0: the paper's plain budget
   int samples = 500;                  // sub-networks evaluated
   uint64_t seed = 0;
   bool resume = false;

@@ -78,6 +78,8 @@ expect_one_line 'resume' search --supernet "$tmp/run" --budget 1 --samples 2 --o
   { fail "search --resume failed"; cat "$tmp/search2.log"; }
 expect_one_line 'no supernet run' search --supernet "$tmp/data" --budget 1 --samples 2 --out "$tmp/s_bad"
 [ ! -e "$tmp/s_bad" ] || fail "a bad search left a results folder"
+expect_one_line 'min-budget' search --supernet "$tmp/run" --budget 1 --min-budget 2 --samples 2 --out "$tmp/s_floor"
+[ ! -e "$tmp/s_floor" ] || fail "a floor above the budget left a results folder"
 
 [ $failures -eq 0 ] && echo "wbpose-search CLI checks passed"
 exit $failures

@@ -118,10 +118,10 @@ TEST_CASE("nas evolution: under budget, never twice, in the space, deterministic
     return synthetic_score(c);
   };
   Generator g1(7), g2(7), g3(8);
-  const auto a = nas::evolution_search(s, base, budget, 120, g1, score, eo);
+  const auto a = nas::evolution_search(s, base, {budget}, 120, g1, score, eo);
   CHECK(calls == 120);
-  const auto b = nas::evolution_search(s, base, budget, 120, g2, score, eo);
-  const auto c = nas::evolution_search(s, base, budget, 120, g3, score, eo);
+  const auto b = nas::evolution_search(s, base, {budget}, 120, g2, score, eo);
+  const auto c = nas::evolution_search(s, base, {budget}, 120, g3, score, eo);
   REQUIRE(a.size() == 120);
   std::set<std::string> keys;
   bool same_b = true, same_c = true;
@@ -137,13 +137,17 @@ TEST_CASE("nas evolution: under budget, never twice, in the space, deterministic
   CHECK(keys.size() == a.size());
   CHECK(same_b);
   CHECK_FALSE(same_c);
+  // With a floor, every child and every fresh sample stays in the band.
+  const nas::FlopsBudget band{budget, budget * 4 / 5};
+  Generator g5(9);
+  for (const auto& x : nas::evolution_search(s, base, band, 60, g5, synthetic_score, eo)) CHECK(band.fits(x.macs));
   // A budget the space cannot meet, and options out of range, are errors.
   Generator g4(0);
   const int64_t smallest = nas::zoomnet_macs(nas::sample_zoomnet(s, base, nas::Pick::Smallest, g4)).total();
   eo.max_tries = 2;
-  CHECK_THROWS_WITH_AS(nas::evolution_search(s, base, smallest / 2, 10, g4, score, eo), doctest::Contains("budget"), Error);
+  CHECK_THROWS_WITH_AS(nas::evolution_search(s, base, {smallest / 2}, 10, g4, score, eo), doctest::Contains("budget"), Error);
   eo.parents = 1;
-  CHECK_THROWS_WITH_AS(nas::evolution_search(s, base, budget, 10, g4, score, eo), doctest::Contains("parents"), Error);
+  CHECK_THROWS_WITH_AS(nas::evolution_search(s, base, {budget}, 10, g4, score, eo), doctest::Contains("parents"), Error);
 }
 
 TEST_CASE("nas evolution: a space of 80 networks is searched without repeats, and exhausting it is an error") {
@@ -166,12 +170,12 @@ TEST_CASE("nas evolution: a space of 80 networks is searched without repeats, an
   eo.population = 10;
   eo.parents = 4;
   Generator gen(3);
-  const auto all = nas::evolution_search(s, {}, budget, 80, gen, synthetic_score, eo);
+  const auto all = nas::evolution_search(s, {}, {budget}, 80, gen, synthetic_score, eo);
   std::set<std::string> keys;
   for (const auto& c : all) keys.insert(nas::config_key(c.config));
   CHECK(keys.size() == 80);
   eo.max_tries = 5;
-  CHECK_THROWS_WITH_AS(nas::evolution_search(s, {}, budget, 81, gen, synthetic_score, eo),
+  CHECK_THROWS_WITH_AS(nas::evolution_search(s, {}, {budget}, 81, gen, synthetic_score, eo),
                        doctest::Contains("were all evaluated already"), Error);
 }
 
@@ -366,6 +370,9 @@ TEST_CASE("search run: a state that does not match is an error naming the file")
   other = o;
   other.evolution.mutation_prob = 0.2;
   CHECK(error(other).find("state.json: field \"search.evolution\"") != std::string::npos);
+  other = o;
+  other.min_gflops = budget / 2;  // a floor is part of what defines a search
+  CHECK(error(other).find("state.json: field \"search.min_gflops\"") != std::string::npos);
   nas::ZoomNasSpace narrower = s;
   narrower.body.input_heights = {256, 288};
   CHECK(test::error_of([&] { tasks::run_search(o, narrower, {}, synthetic_eval); }).find("state.json: field \"space\"") !=
@@ -386,12 +393,36 @@ TEST_CASE("search run: a state that does not match is an error naming the file")
   other.controller = "random";
   other.budget_gflops = 0;
   CHECK(error(other).find("--budget") != std::string::npos);
+  other.budget_gflops = budget;
+  other.min_gflops = budget * 1.5;
+  CHECK(error(other).find("--min-budget must lie between 0 and --budget") != std::string::npos);
+}
+
+TEST_CASE("search run: a floor keeps every candidate in the band and is stored in state.json") {
+  const nas::ZoomNasSpace s = nas::zoomnas_space();
+  const double budget = nas::to_gflops(zoomnas_budget());
+  TempDir tmp("nas-search-floor");
+  tasks::SearchOptions o = options(tmp.file("run"), "random", budget, 10);
+  o.min_gflops = budget * 0.8;
+  const auto r = tasks::run_search(o, s, {}, synthetic_eval);
+  REQUIRE(r.candidates.size() == 10);
+  for (const auto& c : r.candidates) {
+    CHECK(nas::to_gflops(c.macs.total()) >= o.min_gflops * (1 - 1e-9));
+    CHECK(nas::to_gflops(c.macs.total()) <= budget);
+  }
+  CHECK(json::parse(read_file(o.out_dir + "/state.json"))["search"]["min_gflops"].get<double>() == o.min_gflops);
+  // Resuming it without the floor would propose other networks: refused, naming the field.
+  tasks::SearchOptions plain = o;
+  plain.min_gflops = 0;
+  plain.resume = true;
+  CHECK(test::error_of([&] { tasks::run_search(plain, s, {}, synthetic_eval); })
+            .find("field \"search.min_gflops\" is " ) != std::string::npos);
 }
 
 TEST_CASE("nas controllers: evolution against random search on the synthetic objective (reported, not asserted)") {
   const nas::ZoomNasSpace s = nas::zoomnas_space();
   nas::ControllerSpec spec;
-  spec.budget_macs = zoomnas_budget();
+  spec.budget.max_macs = zoomnas_budget();
   spec.samples = 150;
   spec.evolution.population = 25;
   spec.evolution.parents = 8;

@@ -142,8 +142,8 @@ TEST_CASE("nas random search: never over budget, deterministic by seed, the best
   // A score that prefers cheap head inputs: the search must return the candidate maximising it.
   auto score = [](const pose::ZoomNetConfig& c) { return 1.0 / static_cast<double>(c.face_head.net.input_size[0]); };
   Generator a(42), b(42);
-  const auto ra = nas::random_search(s, base, budget, 40, a, score);
-  const auto rb = nas::random_search(s, base, budget, 40, b, score);
+  const auto ra = nas::random_search(s, base, {budget}, 40, a, score);
+  const auto rb = nas::random_search(s, base, {budget}, 40, b, score);
   REQUIRE(ra.size() == 40);
   double best = 0;
   for (size_t i = 0; i < ra.size(); ++i) {
@@ -155,5 +155,30 @@ TEST_CASE("nas random search: never over budget, deterministic by seed, the best
   }
   CHECK(ra[nas::best_candidate(ra)].score == best);
   Generator c(1);
-  CHECK_THROWS_WITH_AS(nas::sample_under_budget(s, base, smallest - 1, c, 50), doctest::Contains("budget"), Error);
+  CHECK_THROWS_WITH_AS(nas::sample_under_budget(s, base, {smallest - 1}, c, 50), doctest::Contains("budget"), Error);
+}
+
+TEST_CASE("nas random search: a budget with a floor samples only its band; a band nothing fits is an error") {
+  const nas::ZoomNasSpace s = nas::zoomnas_space();
+  const pose::ZoomNetConfig base;
+  Generator g(0);
+  const int64_t largest = nas::zoomnet_macs(nas::sample_zoomnet(s, base, nas::Pick::Largest, g)).total();
+  // 50-63% of the paper's ZoomNet (the issue's search point): most uniform samples are below it.
+  const int64_t zoomnet = nas::zoomnet_macs(base).total();
+  const nas::FlopsBudget band{zoomnet * 63 / 100, zoomnet * 50 / 100};
+  int below_floor = 0;
+  for (int i = 0; i < 200; ++i) below_floor += nas::zoomnet_macs(nas::sample_zoomnet(s, base, nas::Pick::Uniform, g)).total() < band.min_macs;
+  CHECK(below_floor > 100);  // most plain samples are below the floor
+  const auto r = nas::random_search(s, base, band, 30, g, [](const pose::ZoomNetConfig&) { return 0.0; });
+  REQUIRE(r.size() == 30);
+  for (const auto& c : r) {
+    CHECK(c.macs >= band.min_macs);
+    CHECK(c.macs <= band.max_macs);
+  }
+  CHECK(band.str().find('-') != std::string::npos);
+  // A band above the largest network holds nothing: an error naming the space's range. A floor
+  // above the budget is an error too.
+  CHECK_THROWS_WITH_AS(nas::sample_under_budget(s, base, {largest + 2, largest + 1}, g, 50),
+                       doctest::Contains("GFLOPs (the space's networks have"), Error);
+  CHECK_THROWS_WITH_AS(nas::sample_under_budget(s, base, {largest, largest + 1}, g, 50), doctest::Contains("floor"), Error);
 }
