@@ -1,6 +1,7 @@
 // ZoomNet (pose/models/zoomnet.h, zoomnet_pipeline.h): configs, the paper's FLOPs breakdown,
 // state_dict names, forward shapes, gradcheck through BodyNet -> RoIAlign -> heads -> loss, a tiny
 // ZoomNet learning, decoding into the 133-keypoint order, and the flip test's symmetry.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -211,12 +212,13 @@ TEST_CASE("gradcheck: loss through BodyNet -> RoIAlign -> FaceHead/HandHead (f64
 
 // Trains a fresh tiny ZoomNet for `steps` Adam steps on one synthetic batch; returns the losses of
 // the first and the last step.
-std::pair<pose::ZoomLoss, pose::ZoomLoss> train_tiny(int steps, const std::vector<pose::ZoomRois>* rois) {
+std::pair<pose::ZoomLoss, pose::ZoomLoss> train_tiny(int steps, const std::vector<pose::ZoomRois>* rois,
+                                                     uint64_t seed = 0) {
   auto z = pose::build_zoomnet(tiny_config(), "tiny");
-  Generator g(11);
+  Generator g(11 + seed);
   z->init_weights(g);
   z->train();
-  const pose::ZoomBatch batch = synthetic_batch(2, DType::F32, 13);
+  const pose::ZoomBatch batch = synthetic_batch(2, DType::F32, 13 + 7 * seed);
   nn::AdamOptions o;
   o.lr = 1e-2;
   nn::Adam opt(z->parameters(), o);
@@ -246,13 +248,23 @@ TEST_CASE("a tiny ZoomNet learns: every part's loss falls on a synthetic sample"
   CHECK(b.hand.item() < 0.5 * a.hand.item());
   // The network's own RoIs (boxes decoded from its heatmaps, as in training): the whole chain
   // still learns. (The head losses alone can also fall because a RoI drifts off its part, where the
-  // targets get weight 0, so only the body and the total are checked here.)
-  const auto [c, d] = train_tiny(30, nullptr);
-  MESSAGE("predicted RoIs: total " << c.total.item() << " -> " << d.total.item() << ", body " << c.body.item()
-                                   << " -> " << d.body.item());
-  CHECK(std::isfinite(d.total.item()));
-  CHECK(d.body.item() < 0.7 * c.body.item());
-  CHECK(d.total.item() < 0.7 * c.total.item());
+  // targets get weight 0, so only the body and the total are checked here.) The decoded RoIs are
+  // argmaxes, so one run's trajectory is chaotic: float rounding alone (the thread count, or the
+  // direct against the im2col conv, whose first-step gradients agree to 5e-7) moves its total after
+  // 30 steps anywhere between 0.37x and 1.9x of the first. The total is therefore checked on the
+  // median of 9 runs (0.57-0.58x with 1, 2 and 4 threads), the body, which is smooth (0.55-0.61x),
+  // on every run.
+  std::vector<double> total_ratio;
+  for (uint64_t seed = 0; seed < 9; ++seed) {
+    const auto [c, d] = train_tiny(30, nullptr, seed);
+    MESSAGE("predicted RoIs, seed " << seed << ": total " << c.total.item() << " -> " << d.total.item() << ", body "
+                                    << c.body.item() << " -> " << d.body.item());
+    REQUIRE(std::isfinite(d.total.item()));
+    CHECK(d.body.item() < 0.7 * c.body.item());
+    total_ratio.push_back(d.total.item() / c.total.item());
+  }
+  std::sort(total_ratio.begin(), total_ratio.end());
+  CHECK(total_ratio[total_ratio.size() / 2] < 0.7);
 }
 
 TEST_CASE("zoomnet decoding: 133 keypoints in whole-body order, heads mapped back through their RoIs") {

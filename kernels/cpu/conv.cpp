@@ -431,10 +431,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const ConvEpilogue& e, con
   dispatch_float(x.dtype(), "conv2d", [&](auto t) {
     using T = decltype(t);
     const Geom g = make_geom(x.shape(), y.shape(), w.shape(), p);
-    // Stride 2 runs direct only with an eval-BN scale (inference): in training its different
-    // rounding from im2col flipped test_zoomnet's predicted-RoI learning check (chaotic RoI
-    // decoding or a real fault: not yet understood; the forward matches f64 to 1e-5 in test_conv).
-    if (std::is_same_v<T, float> && g.direct3x3() && (g.sh == 1 || e.scale.defined())) {
+    if (std::is_same_v<T, float> && g.direct3x3()) {
       auto ptr = [](const Tensor& v) { return v.defined() ? v.data<float>() : nullptr; };
       conv3x3_direct(x.data<float>(), w.data<float>(), {ptr(e.scale), ptr(e.bias), ptr(e.residual), p.relu}, g.n, g.c,
                      g.h, g.w, g.o, g.sh, y.data<float>());
