@@ -9,6 +9,7 @@ namespace wb::nas {
 
 std::string FlopsBudget::str() const {
   std::ostringstream s;
+  s.precision(4);  // the budget as given: floor(0.093 x 1024^3) macs prints 0.093, not 0.0929999
   if (min_macs > 0) s << to_gflops(min_macs) << "-";
   s << to_gflops(max_macs) << " GFLOPs";
   return s.str();
