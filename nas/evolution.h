@@ -7,9 +7,9 @@
 //      among its other choices with probability `mutation_prob`), the rest by uniform crossover of
 //      two distinct parents (each dimension from either);
 //   until `samples` networks are evaluated (the initial population counts).
-// Constraint-aware: a child outside the budget (zoomnet_macs().total(); above it, or below its floor)
-// or equal to an evaluated network is never evaluated; it is bred again, and after `max_tries` failed breedings replaced by a fresh
-// uniform sample under the budget that is new. Every random draw comes from the generator, so a run
+// Constraint-aware: a child outside the budget (zoomnet_macs().total(); above it, or below its
+// floor) or equal to an evaluated network is never evaluated; it is bred again, and after
+// `max_tries` failed breedings replaced by a fresh uniform sample under the budget that is new. Every random draw comes from the generator, so a run
 // is a function of (seed, the scores returned): replaying it with stored scores repeats it exactly.
 #pragma once
 #include <cstdint>

@@ -126,7 +126,8 @@ void write_pareto_plot(const std::string& path, const SearchReportInfo& info,
       kBudget{44, 160, 44};
 
   // Ranges: every candidate and the budget, a little margin; a flat range is widened.
-  double x_lo = info.min_gflops > 0 ? info.min_gflops : info.budget_gflops, x_hi = info.budget_gflops, y_lo = 1, y_hi = 0;
+  double x_lo = info.min_gflops > 0 ? info.min_gflops : info.budget_gflops, x_hi = info.budget_gflops;
+  double y_lo = 1, y_hi = 0;
   for (const auto& c : candidates) {
     x_lo = std::min(x_lo, total_gflops(c));
     x_hi = std::max(x_hi, total_gflops(c));

@@ -27,7 +27,7 @@ json search_header(const SearchOptions& o, nas::ControllerKind kind) {
             {"budget_gflops", o.budget_gflops},
             {"samples", o.samples},
             {"seed", o.seed}};
-  if (o.min_gflops > 0) h["min_gflops"] = o.min_gflops;  // absent: the states of plain-budget searches stay as they were
+  if (o.min_gflops > 0) h["min_gflops"] = o.min_gflops;  // absent when 0: plain searches' states stay as before
   if (kind == nas::ControllerKind::Evolution) h["evolution"] = nas::to_json(o.evolution);
   return h;
 }
@@ -225,7 +225,7 @@ SearchResult run_search(const SearchOptions& o, const nas::ZoomNasSpace& space, 
   nas::ControllerSpec spec;
   spec.kind = kind;
   spec.budget.max_macs = nas::to_macs(o.budget_gflops);
-  spec.budget.min_macs = o.min_gflops > 0 ? nas::to_macs(o.min_gflops) : 0;
+  spec.budget.min_macs = nas::to_macs(o.min_gflops);
   spec.samples = o.samples;
   spec.seed = o.seed;
   spec.evolution = o.evolution;

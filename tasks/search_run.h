@@ -1,7 +1,7 @@
 // The ZoomNAS search driver (`wbpose-search search`, issue 9): a controller (nas/controller.h)
-// proposes sub-networks under an overall FLOPs budget (optionally above a floor), the caller's function evaluates each
-// (tasks/subnet_eval.h: export, BN recalibration, validation -> the part table), and the whole-body
-// AP (ranking_ap) is the score the controller ranks by.
+// proposes sub-networks under an overall FLOPs budget (optionally above a floor), the caller's
+// function evaluates each (tasks/subnet_eval.h: export, BN recalibration, validation -> the part
+// table), and the whole-body AP (ranking_ap) is the score the controller ranks by.
 //
 // The output folder (SearchOptions::out_dir) holds
 //   state.json        the search's options, space and base config, and every evaluated candidate

@@ -416,7 +416,7 @@ TEST_CASE("search run: a floor keeps every candidate in the band and is stored i
   plain.min_gflops = 0;
   plain.resume = true;
   CHECK(test::error_of([&] { tasks::run_search(plain, s, {}, synthetic_eval); })
-            .find("field \"search.min_gflops\" is " ) != std::string::npos);
+            .find("field \"search.min_gflops\" is ") != std::string::npos);
 }
 
 TEST_CASE("nas controllers: evolution against random search on the synthetic objective (reported, not asserted)") {

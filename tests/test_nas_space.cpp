@@ -167,7 +167,9 @@ TEST_CASE("nas random search: a budget with a floor samples only its band; a ban
   const int64_t zoomnet = nas::zoomnet_macs(base).total();
   const nas::FlopsBudget band{zoomnet * 63 / 100, zoomnet * 50 / 100};
   int below_floor = 0;
-  for (int i = 0; i < 200; ++i) below_floor += nas::zoomnet_macs(nas::sample_zoomnet(s, base, nas::Pick::Uniform, g)).total() < band.min_macs;
+  for (int i = 0; i < 200; ++i) {
+    below_floor += nas::zoomnet_macs(nas::sample_zoomnet(s, base, nas::Pick::Uniform, g)).total() < band.min_macs;
+  }
   CHECK(below_floor > 100);  // most plain samples are below the floor
   const auto r = nas::random_search(s, base, band, 30, g, [](const pose::ZoomNetConfig&) { return 0.0; });
   REQUIRE(r.size() == 30);
