@@ -2,7 +2,8 @@
 # wbpose-search from the outside, on a tiny synthetic set. train-supernet: a bad "search_space" key
 # is one stderr line naming it and leaves no run folder; Ctrl-C (SIGINT) mid-run saves a checkpoint
 # and exits 0; --resume finishes the run. search: on that run, writes its results; an existing
-# search without --resume and a folder without a supernet are one-line errors.
+# search without --resume, a folder without a supernet and a --min-budget above --budget are
+# one-line errors.
 # Usage: search_cli_test.sh WBPOSE_SEARCH WBPOSE_SYNTH
 set -u
 search=$1
