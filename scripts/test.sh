@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/install-mmpose.sh
 scripts/build.sh
 cd "${BUILD_DIR:-build}"
 log=$(mktemp)
