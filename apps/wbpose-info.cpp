@@ -7,9 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "autograd/node.h"
-#include "nn/flops.h"
-#include "pose/models/factory.h"
-#include "pose/models/zoomnet.h"
+#include "tasks/family.h"
 #include "tasks/train_config.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
@@ -28,35 +26,7 @@ std::array<int64_t, 2> parse_hw(const std::string& s) {
   return {h, w};
 }
 
-int describe(pose::TopDownModel& model, const std::string& config, const std::string& input, int depth) {
-  const std::array<int64_t, 2> hw = input.empty() ? model.input_size() : parse_hw(input);
-  const nn::FlopsReport r = nn::count_flops(model, {1, 3, hw[0], hw[1]});
-  std::printf("%s at %lldx%lld: %.2fM parameters, %.2f GFLOPs (multiply-adds / 1024^3)\n\n", config.c_str(),
-              static_cast<long long>(hw[0]), static_cast<long long>(hw[1]), r.params() / 1e6, r.gflops());
-  std::printf("%s", r.table(depth).c_str());
-  return 0;
-}
-
-// ZoomNet: the paper's breakdown (spec/zoomnas.md Table 10), counted on one person crop, so the
-// HandHead runs twice (left and right hand).
-int describe_zoomnet(pose::ZoomNet& model, const std::string& config, int depth) {
-  const auto hw = model.config().body.input_size;
-  const nn::FlopsReport r = nn::count_flops(model, {1, 3, hw[0], hw[1]});
-  const auto g = [](int64_t macs) { return static_cast<double>(macs) / (1024.0 * 1024.0 * 1024.0); };
-  const nn::ModuleCost &body = r.at("body"), &face = r.at("face_head"), &hand = r.at("hand_head");
-  std::printf("%s (ZoomNet) at %lldx%lld:\n", config.c_str(), static_cast<long long>(hw[0]),
-              static_cast<long long>(hw[1]));
-  std::printf("  %-12s %8.2fM parameters %7.2f GFLOPs\n", "BodyNet", body.params / 1e6, g(body.macs));
-  std::printf("  %-12s %8.2fM parameters %7.2f GFLOPs\n", "FaceHead", face.params / 1e6, g(face.macs));
-  std::printf("  %-12s %8.2fM parameters %7.2f GFLOPs per hand, x2 = %.2f\n", "HandHead", hand.params / 1e6,
-              g(hand.macs) / 2, g(hand.macs));
-  std::printf("  %-12s %8.2fM parameters %7.2f GFLOPs (multiply-adds / 1024^3)\n\n", "total", r.params() / 1e6,
-              r.gflops());
-  std::printf("%s", r.table(depth).c_str());
-  return 0;
-}
-
-int forward(pose::TopDownModel& model, const std::string& weights, const std::string& in_path,
+int forward(nn::Module& model, const std::string& weights, const std::string& in_path,
             const std::string& out_path, const std::string& device_name) {
   const SafetensorsFile w = load_safetensors(weights);
   model.load_state_dict(w.tensors, true);
@@ -93,15 +63,13 @@ int main(int argc, char** argv) {
   try {
     std::string where;
     const nlohmann::json j = tasks::read_model_config(config, &where);
-    if (pose::model_type(j, where) == "zoomnet") {
-      check(forward_in.empty() && input.empty(), config,
-            ": --forward and --input are not supported for ZoomNet configs (it counts at its own input size)");
-      auto zoom = pose::build_zoomnet(j, where);
-      return describe_zoomnet(*zoom, config, depth);
-    }
-    auto model = pose::build_model(j, where);
-    return forward_in.empty() ? describe(*model, config, input, depth)
-                              : forward(*model, weights, forward_in, out, device);
+    const tasks::FamilyModel m = tasks::build_family_model(j, where);
+    if (!forward_in.empty()) return forward(*m.model, weights, forward_in, out, device);
+    check(input.empty() || m.family->counts_at_any_size(), config, ": --input is not supported for ",
+          m.family->name(), " configs (it counts at its own input size)");
+    std::printf("%s", m.family->describe(*m.model, config, input.empty() ? m.facts.input_size : parse_hw(input), depth)
+                          .c_str());
+    return 0;
   } catch (const std::exception& e) {
     std::cerr << "wbpose-info: " << e.what() << "\n";
     return 1;

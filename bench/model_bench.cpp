@@ -12,8 +12,8 @@
 
 #include "autograd/engine.h"
 #include "autograd/node.h"
-#include "autograd/ops_pose.h"
-#include "pose/models/factory.h"
+#include "nn/checkpoint.h"
+#include "tasks/model_spec.h"
 #include "tensor/atomic_file.h"
 #include "tensor/cuda_runtime.h"
 #include "tensor/generator.h"
@@ -36,39 +36,64 @@ std::string fmt(double v, int precision = 1) {
   return os.str();
 }
 
+// A training batch of `n` crops for the family's loss: random images, all-zero targets of the
+// codec's shape, every keypoint labelled at a seeded position inside the crop (ZoomNet renders its
+// head targets from these).
+data::Batch synthetic_batch(int64_t n, int64_t k, const pose::HeatmapCodec& codec, Device device) {
+  Generator g(1);
+  data::Batch b;
+  b.images = Tensor::randn({n, 3, codec.input_h, codec.input_w}, g, DType::F32, device);
+  b.heatmaps = codec.num_targets() > 1
+                   ? Tensor::zeros({n, codec.num_targets(), k, codec.heatmap_h, codec.heatmap_w})
+                   : Tensor::zeros({n, k, codec.heatmap_h, codec.heatmap_w});
+  b.weights = Tensor::ones({n, k});
+  const Tensor u = Tensor::rand({n, k, 2}, g);
+  const float* uv = u.data<float>();
+  b.meta.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < k; ++j) {
+      const float* p = uv + (i * k + j) * 2;
+      b.meta[i].input_keypoints.push_back({codec.input_w * (0.2 + 0.6 * p[0]), codec.input_h * (0.2 + 0.6 * p[1])});
+      b.meta[i].visible.push_back(1.0f);
+    }
+  }
+  return b;
+}
+
 }  // namespace
 
 int run_model_benchmark(const ModelBenchOptions& opt) {
   const Device device = Device::parse(opt.device);
   if (device.is_cuda()) check(cuda::available(), "wbpose-bench model: no CUDA device is available on this machine");
-  auto model = pose::build_model_from_file(opt.config);
+  tasks::ModelSpec spec = tasks::read_model_spec(opt.config);
+  nn::Module& model = *spec.model;
   Generator gen(0);
-  model->init_weights(gen);
-  model->to(device);
-  const auto hw = model->input_size();
-  const int64_t k = model->num_keypoints();
+  spec.family->init_weights(model, gen);
+  // The reference runs on these same weights (its parameter names are ours).
+  const std::string weights = "/tmp/wbpose-model-bench-" + std::to_string(::getpid()) + ".safetensors";
+  nn::save_weights(weights, model);
+  model.to(device);
+  const std::array<int64_t, 2> hw{spec.codec.input_h, spec.codec.input_w};
+  const int64_t k = spec.keypoints->size();
 
   std::vector<Measure> rows = {{"forward (eval)", 1, false},
                                {"forward (eval)", opt.large_batch, false},
                                {"forward + backward (train)", opt.large_batch, true}};
   for (Measure& m : rows) {
     std::cerr << "timing ours: " << m.name << " batch " << m.batch << "\n";
-    Generator g(1);
-    const Tensor x = Tensor::randn({m.batch, 3, hw[0], hw[1]}, g, DType::F32, device);
-    const Tensor target = Tensor::zeros({m.batch, k, hw[0] / 4, hw[1] / 4}, DType::F32, device);
+    const data::Batch batch = synthetic_batch(m.batch, k, spec.codec, device);
     if (m.train) {
-      model->train();
+      model.train();
       m.ours = time_ms(
           [&] {
-            for (auto& [name, p] : model->named_parameters()) p.set_grad(Tensor());  // as zero_grad(set_to_none)
-            Tensor loss = ops::heatmap_mse_loss((*model)(x), target);
-            autograd::backward(loss);
+            for (auto& [name, p] : model.named_parameters()) p.set_grad(Tensor());  // as zero_grad(set_to_none)
+            autograd::backward(spec.family->loss(model, batch, batch.images).total);
           },
           device, opt.timing);
     } else {
-      model->eval();
+      model.eval();
       autograd::NoGradGuard no_grad;
-      m.ours = time_ms([&] { (*model)(x); }, device, opt.timing);
+      m.ours = time_ms([&] { model(batch.images); }, device, opt.timing);
     }
   }
 
@@ -76,7 +101,8 @@ int run_model_benchmark(const ModelBenchOptions& opt) {
   if (opt.torch) {
     const std::string out = "/tmp/wbpose-model-bench-" + std::to_string(::getpid()) + ".json";
     std::ostringstream cmd;
-    cmd << opt.python << " " << opt.script << " --config " << opt.config << " --device " << opt.device
+    cmd << opt.python << " " << opt.script << " --config " << opt.config << " --weights " << weights
+        << " --device " << opt.device
         << " --large-batch " << opt.large_batch << " --iters " << opt.timing.iters << " --warmup " << opt.timing.warmup
         << " --threads " << omp_get_max_threads() << " --out " << out << " 2>&1";
     std::cerr << "running the PyTorch reference: " << cmd.str() << "\n";
@@ -99,13 +125,14 @@ int run_model_benchmark(const ModelBenchOptions& opt) {
   } else {
     torch_error = "PyTorch timing switched off (--no-torch)";
   }
+  std::remove(weights.c_str());
 
   std::ostringstream md;
   const std::time_t now = std::time(nullptr);
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
-  md << "# wbpose-bench model\n\n- config: " << opt.config << " (" << hw[0] << "x" << hw[1] << ", " << k
-     << " keypoints)\n- device: " << device_name(device)
+  md << "# wbpose-bench model\n\n- config: " << opt.config << " (" << spec.family->name() << ", " << hw[0] << "x"
+     << hw[1] << ", " << k << " keypoints)\n- device: " << device_name(device)
      << (device.is_cpu() ? " (" + std::to_string(omp_get_max_threads()) + " OpenMP threads)" : "") << "\n- date: " << date
      << "\n- timing: median of up to " << opt.timing.iters << " runs after " << opt.timing.warmup
      << " warm-up(s); ratio = PyTorch time / our time (above 1: ours is faster), same run\n";

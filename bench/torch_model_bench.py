@@ -1,5 +1,6 @@
-"""The PyTorch side of wbpose-bench model: the reference model of tests/reference/models_ref.py
-(same architecture and parameter names as ours), timed on the same passes and batch sizes."""
+"""The PyTorch side of wbpose-bench model: the reference model (tests/reference/models_ref.py, same
+architecture and parameter names as ours) on the same weights (--weights, loaded strictly), timed on
+the same passes and batch sizes."""
 import argparse
 import json
 import os
@@ -11,11 +12,13 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
 import models_ref  # noqa: E402
+from st import load as load_safetensors  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
+    ap.add_argument("--weights", required=True)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--large-batch", type=int, default=32)
     ap.add_argument("--iters", type=int, default=3)
@@ -27,7 +30,7 @@ def main():
     torch.backends.cudnn.benchmark = True
     cfg = models_ref.complete_config(models_ref.load_config(a.config))
     model = models_ref.build(cfg).to(a.device)
-    models_ref.randomize(model, torch.Generator().manual_seed(0))
+    model.load_state_dict(load_safetensors(a.weights), strict=True)
     h, w = cfg["input_size"]
     k = cfg["num_keypoints"]
 

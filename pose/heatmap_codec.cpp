@@ -9,8 +9,6 @@
 
 namespace wb::pose {
 
-namespace {
-
 const char* encoding_name(HeatmapEncoding e) {
   switch (e) {
     case HeatmapEncoding::Msra: return "msra";
@@ -19,6 +17,8 @@ const char* encoding_name(HeatmapEncoding e) {
   }
   return "?";
 }
+
+namespace {
 
 // numpy's astype(int64) on a float: truncation toward zero. MMPose's window and centre arithmetic
 // depends on it (e.g. a keypoint at -0.3 heatmap px still counts as pixel 0).

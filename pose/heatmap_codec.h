@@ -20,6 +20,7 @@ namespace wb::pose {
 
 enum class HeatmapEncoding { Msra, Udp, Megvii };
 enum class HeatmapDecoding { Shift, Dark };
+const char* encoding_name(HeatmapEncoding e);  // "msra", "udp", "megvii" (the configs' names)
 
 struct HeatmapCodec {
   HeatmapEncoding encoding = HeatmapEncoding::Msra;

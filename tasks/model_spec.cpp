@@ -4,7 +4,6 @@
 
 #include "pose/models/config_reader.h"
 #include "pose/models/factory.h"
-#include "pose/models/zoomnet.h"
 #include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
@@ -38,16 +37,17 @@ pose::HeatmapCodec default_codec(std::array<int64_t, 2> input_size) {
   return c;
 }
 
-pose::HeatmapCodec codec_from_json(const nlohmann::json& j, const std::string& where,
-                                   std::array<int64_t, 2> input_size) {
-  pose::HeatmapCodec c = default_codec(input_size);
+pose::HeatmapCodec codec_from_json(const nlohmann::json& j, const std::string& where, pose::HeatmapCodec base) {
+  pose::HeatmapCodec c = std::move(base);
   pose::ConfigReader r(j, where);
-  std::string encoding = "msra", decoding = "shift";
+  std::string encoding = pose::encoding_name(c.encoding), decoding = c.decoding == pose::HeatmapDecoding::Dark ? "dark" : "shift";
   std::array<int64_t, 2> heatmap_size{c.heatmap_h, c.heatmap_w};
+  std::vector<int64_t> kernel_sizes(c.kernel_sizes.begin(), c.kernel_sizes.end());
   int64_t blur = c.blur_kernel;
   r.get("encoding", encoding);
   r.get("decoding", decoding);
   r.get("heatmap_size", heatmap_size);
+  r.get("kernel_sizes", kernel_sizes);
   r.get("blur_kernel", blur);
   r.skip("sigma");
   r.finish();
@@ -59,8 +59,10 @@ pose::HeatmapCodec codec_from_json(const nlohmann::json& j, const std::string& w
     c.encoding = pose::HeatmapEncoding::Msra;
   } else if (encoding == "udp") {
     c.encoding = pose::HeatmapEncoding::Udp;
+  } else if (encoding == "megvii") {
+    c.encoding = pose::HeatmapEncoding::Megvii;
   } else {
-    r.fail_field("encoding", "\"" + encoding + "\" is not \"msra\" or \"udp\"");
+    r.fail_field("encoding", "\"" + encoding + "\" is not \"msra\", \"udp\" or \"megvii\"");
   }
   if (decoding == "shift") {
     c.decoding = pose::HeatmapDecoding::Shift;
@@ -71,6 +73,7 @@ pose::HeatmapCodec codec_from_json(const nlohmann::json& j, const std::string& w
   }
   c.heatmap_h = static_cast<int>(heatmap_size[0]);
   c.heatmap_w = static_cast<int>(heatmap_size[1]);
+  c.kernel_sizes.assign(kernel_sizes.begin(), kernel_sizes.end());
   c.blur_kernel = static_cast<int>(blur);
   try {
     c.validate();
@@ -96,6 +99,14 @@ Device parse_run_device(const std::string& name) {
   return d;
 }
 
+pose::HeatmapCodec model_codec(const PoseFamily& family, const nlohmann::json& model, const std::string& model_where,
+                               const nlohmann::json* codec, const std::string& codec_where) {
+  pose::HeatmapCodec base = family.default_codec(model, model_where);
+  pose::HeatmapCodec c = codec != nullptr ? codec_from_json(*codec, codec_where, std::move(base)) : std::move(base);
+  family.check_codec(c, model, codec_where);
+  return c;
+}
+
 ModelSpec read_model_spec(const std::string& config_path) {
   const nlohmann::json j = pose::read_json_file(config_path);
   check(j.is_object(), config_path, ": a config must be a JSON object, got ", j.type_name());
@@ -103,34 +114,14 @@ ModelSpec read_model_spec(const std::string& config_path) {
   check(!run_config || j.at("model").is_object(), config_path, ": field \"model\" must be an object");
   const nlohmann::json& model_json = run_config ? j.at("model") : j;
   const std::string model_where = run_config ? config_path + " (model)" : config_path;
+  FamilyModel built = build_family_model(model_json, model_where);
   ModelSpec spec;
-  std::array<int64_t, 2> input{};
-  int64_t num_keypoints = 0;
-  const bool zoomnet = pose::model_type(model_json, model_where) == "zoomnet";
-  if (zoomnet) {
-    auto zoom = pose::build_zoomnet(model_json, model_where);
-    input = zoom->config().body.input_size;
-    num_keypoints = 133;  // body, feet, face and hands in the COCO-WholeBody order
-    spec.model = std::move(zoom);
-  } else {
-    auto model = pose::build_model(model_json, model_where);
-    input = model->input_size();
-    num_keypoints = model->num_keypoints();
-    spec.model = std::move(model);
-  }
-  if (run_config && j.contains("codec")) {
-    spec.codec = codec_from_json(j.at("codec"), config_path + " (codec)", input);
-  } else {
-    spec.codec = default_codec(input);
-  }
-  if (zoomnet) check_zoomnet_codec(spec.codec, config_path + " (codec)");
-  spec.keypoints = &keypoint_set_for(num_keypoints, config_path);
+  spec.family = built.family;
+  spec.model = std::move(built.model);
+  const nlohmann::json* codec = run_config && j.contains("codec") ? &j.at("codec") : nullptr;
+  spec.codec = model_codec(*spec.family, model_json, model_where, codec, config_path + " (codec)");
+  spec.keypoints = &keypoint_set_for(built.facts.num_keypoints, config_path);
   return spec;
-}
-
-void check_zoomnet_codec(const pose::HeatmapCodec& codec, const std::string& where) {
-  check(codec.encoding == pose::HeatmapEncoding::Msra, where,
-        ": ZoomNet needs the \"msra\" encoding (its crops and body decoding use the MSRA geometry)");
 }
 
 void load_model_weights(const std::string& path, nn::Module& model) {

@@ -10,33 +10,35 @@
 
 #include "pose/heatmap_codec.h"
 #include "pose/keypoints.h"
-#include "pose/models/heatmap_head.h"
+#include "tasks/family.h"
 #include "tensor/device.h"
 
 namespace wb::tasks {
 
 struct ModelSpec {
-  // A pose::TopDownModel, or a pose::ZoomNet for "type": "zoomnet" (the predictor tells them apart);
-  // weights zero until load_model_weights.
-  std::shared_ptr<nn::Module> model;
+  const PoseFamily* family = nullptr;  // the config's (tasks/family.h)
+  std::shared_ptr<nn::Module> model;   // weights zero until load_model_weights
   pose::HeatmapCodec codec;
   const pose::KeypointSet* keypoints = nullptr;  // coco_wholebody() for 133 keypoints, coco_body() for 17
 };
 
 // The config is either a model config (configs/*.json, "type" at the top level) or a run config with
 // a "model" object of that form and an optional "codec" object; a run config's other sections belong
-// to the program that trains with it and are not read here. Without "codec", the codec is MMPose's
-// MSRA heatmap at a quarter of the model's input size, sigma 2 (sigma 3 from 288 pixels wide).
+// to the program that trains with it and are not read here. Without "codec", the codec is the
+// family's default (PoseFamily::default_codec: for most, MMPose's MSRA heatmap at a quarter of the
+// model's input size, sigma 2, sigma 3 from 288 pixels wide).
 ModelSpec read_model_spec(const std::string& config_path);
 
-// "codec": {"encoding": "msra" | "udp", "decoding": "shift" | "dark", "sigma": 2.0, "heatmap_size": [H, W],
-// "blur_kernel": 11}, every field defaulted as above, unknown ones an error naming them.
-pose::HeatmapCodec codec_from_json(const nlohmann::json& j, const std::string& where,
-                                   std::array<int64_t, 2> input_size);
+// The run config's codec for `model` (a model config; `codec` may be null: the family's default):
+// "codec": {"encoding": "msra" | "udp" | "megvii", "decoding": "shift" | "dark", "sigma": 2.0,
+// "heatmap_size": [H, W], "kernel_sizes": [11, 9, 7, 5], "blur_kernel": 11}, each field defaulting to
+// the family's default codec's, unknown ones an error naming them; checked by the family.
+pose::HeatmapCodec model_codec(const PoseFamily& family, const nlohmann::json& model, const std::string& model_where,
+                               const nlohmann::json* codec, const std::string& codec_where);
+// The fields of `j` over `base` (the defaults), as above.
+pose::HeatmapCodec codec_from_json(const nlohmann::json& j, const std::string& where, pose::HeatmapCodec base);
+// MMPose's MSRA heatmap at a quarter of the input size, sigma 2 (sigma 3 from 288 pixels wide).
 pose::HeatmapCodec default_codec(std::array<int64_t, 2> input_size);
-// ZoomNet decodes its body heatmaps with the MSRA geometry (pose/models/zoomnet_pipeline.h), so its
-// crops must be cut with it: "udp" and "megvii" are an error naming `where`.
-void check_zoomnet_codec(const pose::HeatmapCodec& codec, const std::string& where);
 
 // Loads weights strictly into `model` from a safetensors file holding either the model's state_dict
 // (nn::save_weights) or a training checkpoint (nn::save_checkpoint: the "model." entries are used,

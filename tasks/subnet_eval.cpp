@@ -7,6 +7,7 @@
 #include "datasets/loader.h"
 #include "nn/bn_recalibration.h"
 #include "pose/keypoints.h"
+#include "tasks/families/zoomnet_family.h"
 #include "tensor/error.h"
 
 namespace wb::tasks {
@@ -105,7 +106,7 @@ EvalRows SubnetEvaluator::operator()(nas::ElasticZoomNet& super, const pose::Zoo
     return batch->images.to(setup_.device);
   });
   loader.reset();
-  return validator_(*net, codec_at(setup_.topdown.codec, config.body.input_size));
+  return validator_(*net, zoomnet_family(), codec_at(setup_.topdown.codec, config.body.input_size));
 }
 
 EvalRows evaluate_subnet(nas::ElasticZoomNet& super, const pose::ZoomNetConfig& config, const SubnetEvalSetup& setup) {

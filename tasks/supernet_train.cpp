@@ -6,6 +6,7 @@
 #include "datasets/loader.h"
 #include "pose/models/config_reader.h"
 #include "pose/models/factory.h"
+#include "tasks/families/zoomnet_family.h"
 #include "tasks/subnet_eval.h"
 #include "tensor/error.h"
 
@@ -84,7 +85,7 @@ nlohmann::json SupernetConfig::to_json() const {
 SupernetConfig parse_supernet_config(const nlohmann::json& j, const std::string& path) {
   SupernetConfig c;
   c.train = parse_train_config(j, path, {"search_space", "sandwich", "recalibration"});
-  check(pose::model_type(c.train.model, c.train.model_where) == "zoomnet", c.train.model_where,
+  check(c.train.family == &zoomnet_family(), c.train.model_where,
         ": a supernet's base model must be a ZoomNet (\"type\": \"zoomnet\")");
   c.base = pose::zoomnet_config_from_json(c.train.model, c.train.model_where);
   const std::string sec = path + ": ";

@@ -9,7 +9,6 @@
 #include "autograd/node.h"
 #include "datasets/image.h"
 #include "datasets/pose_nms.h"
-#include "pose/models/zoomnet_pipeline.h"
 #include "tensor/error.h"
 
 namespace wb::tasks {
@@ -27,17 +26,19 @@ void check_options(const PredictOptions& o) {
   check(o.keypoints != nullptr, "predict: no keypoint set given");
   check(o.batch_size >= 1, "predict: batch_size ", o.batch_size, " must be at least 1");
   check(o.box_padding > 0, "predict: box_padding ", o.box_padding, " must be positive");
-  check(o.codec.encoding != pose::HeatmapEncoding::Megvii,
-        "predict: the Megvii (MSPN) codec's multi-stage heatmaps are not supported by the top-down predictor");
 }
 
-// Mirrors a [3, H, W] image buffer horizontally into `out`: the flip test's input.
-void mirror_chw(const float* in, int channels, int h, int w, float* out) {
-  for (int64_t row = 0; row < static_cast<int64_t>(channels) * h; ++row) {
-    const float* src = in + row * w;
-    float* dst = out + row * w;
-    for (int x = 0; x < w; ++x) dst[x] = src[w - 1 - x];
+// The crops [N, 3, H, W] mirrored left to right, on their device: the flip test's input.
+Tensor mirrored(const Tensor& crops) {
+  const Tensor src = crops.to(Device::cpu()).to(DType::F32).contiguous();
+  Tensor dst = Tensor::empty(src.shape());
+  const int64_t rows = src.numel() / src.size(3), w = src.size(3);
+  const float* s = src.data<float>();
+  float* d = dst.data<float>();
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t x = 0; x < w; ++x) d[r * w + x] = s[r * w + (w - 1 - x)];
   }
+  return dst.to(crops.device());
 }
 
 // The evaluation crop of one instance into `chw` (3 x input_h x input_w), its image-to-input map and
@@ -85,10 +86,6 @@ void fill_pose(const data::PersonInstance& inst, const std::vector<pose::Decoded
 std::vector<RawPose> run_instances(nn::Module& model, const PredictOptions& o,
                                    const std::vector<data::PersonInstance>& instances) {
   check_options(o);
-  auto* zoom = dynamic_cast<pose::ZoomNet*>(&model);
-  check(zoom == nullptr || (o.keypoints->size() == 133 && o.codec.encoding == pose::HeatmapEncoding::Msra),
-        "predict: ZoomNet predicts the 133 COCO-WholeBody keypoints on MSRA crops; the options ask for ",
-        o.keypoints->size(), " keypoints (", o.keypoints->name, ")");
   // Evaluation mode for the run (BatchNorm on running statistics: results must not depend on the
   // batch), the caller's mode restored afterwards, also on error.
   struct EvalModeGuard {
@@ -138,37 +135,37 @@ std::vector<RawPose> run_instances(nn::Module& model, const PredictOptions& o,
     }
     if (crop_error) std::rethrow_exception(crop_error);
 
-    if (zoom != nullptr) {
-      // ZoomNet decodes in its own pipeline (body, RoIs, heads, flip test), straight to image pixels.
-      const auto decoded = pose::zoomnet_predict(*zoom, batch.to(o.device), affines, o.flip_test, codec.decoding);
-      for (int64_t i = 0; i < n; ++i) fill_pose(instances[first + i], decoded[i], areas[i], poses[first + i]);
-      if (o.progress) o.progress(first + n, total);
-      continue;
-    }
-    Tensor heatmaps = run_model(model, o, batch);
-    if (o.flip_test) {
-      Tensor mirrored = Tensor::empty(batch.shape());
-      for (int64_t i = 0; i < n; ++i) {
-        mirror_chw(batch.data<float>() + i * plane, 3, codec.input_h, codec.input_w,
-                   mirrored.data<float>() + i * plane);
-      }
-      Tensor flipped = run_model(model, o, mirrored);
-      flip_back_heatmaps(flipped, o.keypoints->flip_index, o.shift_flipped_heatmap);
-      float* a = heatmaps.data<float>();
-      const float* b = flipped.data<float>();
-      for (int64_t j = 0; j < heatmaps.numel(); ++j) a[j] = 0.5f * (a[j] + b[j]);
-    }
-
-    for (int64_t i = 0; i < n; ++i) {
-      const auto decoded = pose::crop_to_image(pose::decode_heatmaps(codec, heatmaps.select(0, i)), affines[i]);
-      fill_pose(instances[first + i], decoded, areas[i], poses[first + i]);
-    }
+    const Tensor crops = batch.to(o.device);
+    const auto decoded = o.family != nullptr ? o.family->predict_crops(model, crops, affines, o)
+                                             : heatmap_predict_crops(model, crops, affines, o);
+    check(static_cast<int64_t>(decoded.size()) == n, "predict: ", decoded.size(), " poses for a batch of ", n);
+    for (int64_t i = 0; i < n; ++i) fill_pose(instances[first + i], decoded[i], areas[i], poses[first + i]);
     if (o.progress) o.progress(first + n, total);
   }
   return poses;
 }
 
 }  // namespace
+
+std::vector<std::vector<pose::DecodedKeypoint>> heatmap_predict_crops(nn::Module& model, const Tensor& crops,
+                                                                      const std::vector<pose::Affine>& image_to_input,
+                                                                      const PredictOptions& o) {
+  const pose::HeatmapCodec& codec = o.codec;
+  const int64_t n = crops.size(0);
+  Tensor heatmaps = run_model(model, o, crops);
+  if (o.flip_test) {
+    Tensor flipped = run_model(model, o, mirrored(crops));
+    flip_back_heatmaps(flipped, o.keypoints->flip_index, o.shift_flipped_heatmap);
+    float* a = heatmaps.data<float>();
+    const float* b = flipped.data<float>();
+    for (int64_t j = 0; j < heatmaps.numel(); ++j) a[j] = 0.5f * (a[j] + b[j]);
+  }
+  std::vector<std::vector<pose::DecodedKeypoint>> out(n);
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = pose::crop_to_image(pose::decode_heatmaps(codec, heatmaps.select(0, i)), image_to_input[i]);
+  }
+  return out;
+}
 
 void flip_back_heatmaps(Tensor& heatmaps, const std::vector<int>& flip_index, bool shift) {
   check(heatmaps.dim() == 4 && heatmaps.dtype() == DType::F32 && heatmaps.device().is_cpu() &&
@@ -195,12 +192,14 @@ void flip_back_heatmaps(Tensor& heatmaps, const std::vector<int>& flip_index, bo
   }
 }
 
-PredictOptions predict_options_for(const pose::HeatmapCodec& codec, const pose::KeypointSet& keypoints, bool flip_test) {
+PredictOptions predict_options_for(const pose::HeatmapCodec& codec, const pose::KeypointSet& keypoints, bool flip_test,
+                                   const PoseFamily* family) {
   PredictOptions p;
+  p.family = family;
   p.codec = codec;
   p.keypoints = &keypoints;
   p.flip_test = flip_test;
-  p.shift_flipped_heatmap = codec.encoding != pose::HeatmapEncoding::Udp;
+  p.shift_flipped_heatmap = codec.encoding == pose::HeatmapEncoding::Msra;
   return p;
 }
 
@@ -208,7 +207,7 @@ PredictOptions prepare_for_prediction(ModelSpec& spec, std::optional<pose::Heatm
                                       const std::string& device, int batch_size) {
   pose::HeatmapCodec codec = spec.codec;
   if (decoding) codec.decoding = *decoding;
-  PredictOptions p = predict_options_for(codec, *spec.keypoints, flip_test);
+  PredictOptions p = predict_options_for(codec, *spec.keypoints, flip_test, spec.family);
   p.device = parse_run_device(device);
   p.batch_size = batch_size;
   spec.model->to(p.device);

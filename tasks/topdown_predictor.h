@@ -20,12 +20,16 @@
 #include "nn/module.h"
 #include "pose/heatmap_codec.h"
 #include "pose/keypoints.h"
+#include "tasks/family.h"
 #include "tasks/model_spec.h"
 #include "tensor/device.h"
 
 namespace wb::tasks {
 
 struct PredictOptions {
+  // How the model turns crops into keypoints (PoseFamily::predict_crops); null: the heatmap path
+  // (heatmap_predict_crops below), for any module whose forward gives [N, K, h, w] heatmaps.
+  const PoseFamily* family = nullptr;
   pose::HeatmapCodec codec;  // input and heatmap sizes, encoding (crop geometry) and decoding
   const pose::KeypointSet* keypoints = &pose::coco_wholebody();  // flip pairs and OKS sigmas
   Device device = Device::cpu();  // where the model's parameters are; crops are sent there
@@ -43,9 +47,11 @@ struct PredictOptions {
   std::function<void(int64_t, int64_t)> progress;
 };
 
-// The options for a model trained with `codec` on `keypoints`: its codec, MMPose's flip-test shift
-// for it (on for MSRA heatmaps, off for UDP), the rest at their defaults.
-PredictOptions predict_options_for(const pose::HeatmapCodec& codec, const pose::KeypointSet& keypoints, bool flip_test);
+// The options for a model of `family` (null: the heatmap path) trained with `codec` on `keypoints`: its
+// codec, MMPose's flip-test shift for it (on for MSRA heatmaps, off for UDP and Megvii, whose MSPN
+// configs set shift_heatmap=False), the rest at their defaults.
+PredictOptions predict_options_for(const pose::HeatmapCodec& codec, const pose::KeypointSet& keypoints, bool flip_test,
+                                   const PoseFamily* family = nullptr);
 
 // For a run over a rebuilt model (wbpose-eval run, wbpose-infer): its options (the decoding
 // overridden when given) on `device` ("cpu", "cuda", "cuda:N"), the model moved there in eval mode.
@@ -54,10 +60,9 @@ PredictOptions prepare_for_prediction(ModelSpec& spec, std::optional<pose::Heatm
 
 // One pose per instance, in the instances' order: keypoints decoded to image pixels as (x, y, score)
 // triples, score = the instance's box score, bbox = its box. The model runs in evaluation mode (a
-// model in training mode, e.g. the trainer's, is switched for the call and switched back after) and
-// must return [N, K, heatmap_h, heatmap_w] for the codec's input size, or be a pose::ZoomNet, whose own
-// pipeline (pose/models/zoomnet_pipeline.h: zoomnet_predict with each crop's affine, its flip test
-// when flip_test) gives the 133 keypoints; rescoring, NMS and evaluation are the same for both. Images are read once per run of
+// model in training mode, e.g. the trainer's, is switched for the call and switched back after); its
+// family's predict_crops turns each batch of crops into keypoints (ZoomNet's runs its own pipeline);
+// rescoring, NMS and evaluation are the same for every family. Images are read once per run of
 // consecutive instances on the same image; one that does not decode is an error naming it.
 std::vector<data::KeypointResult> predict_instances(nn::Module& model, const PredictOptions& options,
                                                     const std::vector<data::PersonInstance>& instances);
@@ -75,6 +80,14 @@ PartTable evaluate(nn::Module& model, const PredictOptions& options, const data:
                    const std::vector<std::string>& parts = {"body", "foot", "face", "lefthand", "righthand",
                                                             "wholebody"},
                    std::vector<data::KeypointResult>* results = nullptr);
+
+// The heatmap path of prediction on crops [N, 3, H, W] (on options.device): the model must return
+// [N, K, heatmap_h, heatmap_w] for the codec's input size; with the flip test, the mirrored crops'
+// heatmaps are flipped back (flip_back_heatmaps) and averaged with the plain ones; each crop's
+// heatmaps are decoded by the codec and mapped to the image through image_to_input[i].
+std::vector<std::vector<pose::DecodedKeypoint>> heatmap_predict_crops(nn::Module& model, const Tensor& crops,
+                                                                      const std::vector<pose::Affine>& image_to_input,
+                                                                      const PredictOptions& options);
 
 // The flip test's heatmap step on a [N, K, h, w] CPU f32 tensor, in place: mirror each map
 // horizontally, move channel flip_index[k] to k, and (shift) move every column one to the right,

@@ -2,9 +2,6 @@
 
 #include "pose/models/config_reader.h"
 #include "pose/models/factory.h"
-#include "pose/models/hrnet.h"
-#include "pose/models/simple_baseline.h"
-#include "pose/models/zoomnet.h"
 #include "tasks/model_spec.h"
 #include "tensor/error.h"
 
@@ -19,20 +16,6 @@ const nlohmann::json& model_section(const nlohmann::json& j, const std::string& 
   check(m != j.end(), path, ": a training config needs a \"model\" field (a model config object)");
   check(m->is_object(), path, ": field \"model\": expected a model config object, got ", m->type_name());
   return *m;
-}
-
-std::array<int64_t, 2> model_input_size(const nlohmann::json& model, const std::string& where) {
-  const auto type = model.find("type");
-  if (type != model.end() && *type == "simplebaseline") {
-    return pose::simple_baseline_config_from_json(model, where).input_size;
-  }
-  // ZoomNet's crops are BodyNet's input (its config checks the sizes the heads need).
-  if (type != model.end() && *type == "zoomnet") return pose::zoomnet_config_from_json(model, where).body.input_size;
-  // Also the factory's error for another type.
-  const std::array<int64_t, 2> size = pose::hrnet_config_from_json(model, where).input_size;
-  check(size[0] % 32 == 0 && size[1] % 32 == 0, where, ": field \"input_size\": HRNet trains on sizes divisible by ",
-        "32 (its four branches halve the stride-4 features three times), got ", size[0], "x", size[1]);
-  return size;
 }
 
 void read_data(pose::ConfigReader r, DataConfig& d) {
@@ -127,11 +110,13 @@ nlohmann::json TrainConfig::to_json() const {
                {"val_images", data.val_images},
                {"val_boxes", data.val_boxes},
                {"workers", data.workers}};
-  j["codec"] = {{"encoding", c.encoding == pose::HeatmapEncoding::Udp ? "udp" : "msra"},
+  j["codec"] = {{"encoding", pose::encoding_name(c.encoding)},
                 {"sigma", c.sigma},
                 {"decoding", c.decoding == pose::HeatmapDecoding::Dark ? "dark" : "shift"},
                 {"heatmap_size", {c.heatmap_h, c.heatmap_w}},
                 {"blur_kernel", c.blur_kernel}};
+  // Only Megvii reads its kernel sizes; the other encodings' records stay as they were.
+  if (c.encoding == pose::HeatmapEncoding::Megvii) j["codec"]["kernel_sizes"] = c.kernel_sizes;
   j["augment"] = {{"enabled", topdown.augment},
                   {"flip_prob", a.flip_prob},
                   {"half_body_prob", a.half_body_prob},
@@ -171,12 +156,11 @@ TrainConfig parse_train_config(const nlohmann::json& j, const std::string& path,
   for (const std::string& f : own_fields) r.skip(f);
   c.model = model_section(j, path);
   c.model_where = path + ": model";
-  const std::array<int64_t, 2> input = model_input_size(c.model, c.model_where);
+  c.family = &family_of(c.model, c.model_where);
+  c.facts = c.family->facts(c.model, c.model_where);
 
   const std::string sec = path + ": ";
-  const auto* codec = r.section("codec");
-  c.topdown.codec = codec_from_json(codec ? *codec : nlohmann::json::object(), sec + "codec", input);
-  if (pose::model_type(c.model, c.model_where) == "zoomnet") check_zoomnet_codec(c.topdown.codec, sec + "codec");
+  c.topdown.codec = model_codec(*c.family, c.model, c.model_where, r.section("codec"), sec + "codec");
   if (const auto* s = r.section("data")) read_data(pose::ConfigReader(*s, sec + "data"), c.data);
   if (const auto* s = r.section("augment")) read_augment(pose::ConfigReader(*s, sec + "augment"), c.topdown);
   if (const auto* s = r.section("train")) read_optim(pose::ConfigReader(*s, sec + "train"), c.optim);

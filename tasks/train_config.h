@@ -4,8 +4,8 @@
 //     "model":   {a model config object, as configs/hrnet_*.json: pose/models/factory.h},
 //     "data":    {"root", "train_annotations", "val_annotations", "train_images",
 //                 "val_images", "val_boxes", "workers"},
-//     "codec":   tasks/model_spec.h's codec_from_json: {"encoding": "msra" | "udp", "sigma",
-//                "decoding": "shift" | "dark", "heatmap_size", "blur_kernel"},
+//     "codec":   tasks/model_spec.h's model_codec: {"encoding": "msra" | "udp" | "megvii", "sigma",
+//                "decoding": "shift" | "dark", "heatmap_size", "kernel_sizes", "blur_kernel"},
 //     "augment": {"enabled", and every datasets/topdown AugmentConfig field by its name},
 //     "train":   {"epochs", "batch_size", "optimizer": "adam" | "adamw", "lr", "weight_decay",
 //                 "warmup_iters", "warmup_start_factor", "milestones", "gamma", "log_interval"},
@@ -15,8 +15,8 @@
 //
 // Every field has a default (the structs below: MMPose's HRNet recipe), a present field must have
 // the right type, and an unknown field at any level is an error naming the file and the field.
-// The codec's input size is the model's, its heatmap size a quarter of it, sigma 2 (3 from 288
-// pixels wide) unless the config says otherwise. wbpose-eval run and wbpose-infer read the same
+// The codec defaults to the model family's (PoseFamily::default_codec: for most, the model's input
+// size, heatmaps a quarter of it, sigma 2, 3 from 288 pixels wide). wbpose-eval run and wbpose-infer read the same
 // "model" and "codec" sections (tasks/model_spec.h).
 #pragma once
 #include <cstdint>
@@ -27,6 +27,7 @@
 
 #include "datasets/topdown.h"
 #include "nn/lr_schedule.h"
+#include "tasks/family.h"
 
 namespace wb::tasks {
 
@@ -63,8 +64,10 @@ struct EvalConfig {
 
 struct TrainConfig {
   std::string path;           // the file read, for messages
-  nlohmann::json model;       // the model config object (pose/models/factory.h reads it)
+  nlohmann::json model;       // the model config object (its family reads it)
   std::string model_where;    // names the model config in errors ("X.json: model")
+  const PoseFamily* family = nullptr;  // the model's (tasks/family.h)
+  ModelFacts facts;                    // its input size and keypoint count
   DataConfig data;
   data::TopDownConfig topdown;  // codec (sizes from the model), augmentation
   OptimConfig optim;

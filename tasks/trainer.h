@@ -2,9 +2,9 @@
 // passes -> optimizer step, the learning rate set per iteration from the schedule; validation;
 // checkpoints; metrics; curves. A task (TrainingTask below) says what is trained and how one batch's
 // loss is computed; the loop does the rest the same way for every task:
-//   the plain top-down task   heatmap MSE with target weights, or for ZoomNet zoomnet_loss on the
-//                             samples' keypoints (pose/models/zoomnet_pipeline.h); validation by a
-//                             callback (train() below, wbpose-train);
+//   the family task           the config's model family's loss (tasks/family.h: heatmap MSE,
+//                             MSPN's multi-stage loss, ZoomNet's); validation by a callback
+//                             (train() below, wbpose-train);
 //   the supernet task         tasks/supernet_train.h (wbpose-search train-supernet).
 //
 // The run folder (TrainOptions::out_dir) holds
@@ -40,7 +40,6 @@
 #include "datasets/loader.h"
 #include "datasets/oks_eval.h"
 #include "nn/module.h"
-#include "pose/models/zoomnet_pipeline.h"
 #include "tasks/train_config.h"
 #include "tensor/device.h"
 #include "tensor/generator.h"
@@ -49,8 +48,7 @@ namespace wb::tasks {
 
 // The part table of one validation (oks_eval.h's rows: "body", ..., "wholebody").
 using EvalRows = std::vector<std::pair<std::string, data::OksStats>>;
-// Runs the model (already in evaluation mode, gradients off) on the validation set: a
-// pose::TopDownModel, or a pose::ZoomNet for a "zoomnet" model config.
+// Runs the model (already in evaluation mode, gradients off) on the validation set.
 using EvalFn = std::function<EvalRows(nn::Module& model)>;
 
 struct TrainOptions {
@@ -116,13 +114,9 @@ class TrainingTask {
 // --resume) is reported before anything is written.
 TrainResult train(const TrainConfig& config, TrainingTask& task, const TrainOptions& options);
 
-// The plain top-down task: the config's model (pose::TopDownModel, or pose::ZoomNet for a "zoomnet"
-// model config) validated by `evaluate` (none: no validation).
+// The family task: the config's model, built, initialised and trained with its loss by its family
+// (tasks/family.h), validated by `evaluate` (none: no validation).
 TrainResult train(const TrainConfig& config, const TrainOptions& options, const EvalFn& evaluate);
-
-// A batch as pose::zoomnet_loss takes it: `images` (the batch's, already on the model's device) with
-// the samples' keypoints in input pixels.
-pose::ZoomBatch zoom_batch(const data::Batch& batch, const Tensor& images);
 
 // The row that ranks checkpoints: "wholebody" when present, otherwise "body".
 std::pair<std::string, double> ranking_ap(const EvalRows& rows);

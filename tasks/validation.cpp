@@ -7,6 +7,7 @@
 
 #include "datasets/coco.h"
 #include "datasets/topdown.h"
+#include "pose/keypoints.h"
 #include "tasks/model_spec.h"
 #include "tasks/topdown_predictor.h"
 #include "tensor/error.h"
@@ -45,7 +46,7 @@ Validator::Validator(const DataConfig& d, const EvalConfig& eval, double box_pad
                    [](const data::PersonInstance& a, const data::PersonInstance& b) { return a.image_id < b.image_id; });
 
   const bool wholebody = v->gt.format == data::KeypointFormat::coco_wholebody;
-  v->keypoints = &keypoint_set_for(wholebody ? 133 : 17, ann);
+  v->keypoints = wholebody ? &pose::coco_wholebody() : &pose::coco_body();
   v->parts = wholebody ? std::vector<std::string>{"body", "foot", "face", "lefthand", "righthand", "wholebody"}
                        : std::vector<std::string>{"body"};
   v->eval = eval;
@@ -54,9 +55,9 @@ Validator::Validator(const DataConfig& d, const EvalConfig& eval, double box_pad
   data_ = std::move(v);
 }
 
-EvalRows Validator::operator()(nn::Module& model, const pose::HeatmapCodec& codec) const {
+EvalRows Validator::operator()(nn::Module& model, const PoseFamily& family, const pose::HeatmapCodec& codec) const {
   const Data& v = *data_;
-  PredictOptions p = predict_options_for(codec, *v.keypoints, v.eval.flip_test);
+  PredictOptions p = predict_options_for(codec, *v.keypoints, v.eval.flip_test, &family);
   p.device = v.device;
   p.batch_size = static_cast<int>(v.eval.batch_size);
   p.box_padding = v.box_padding;
@@ -66,7 +67,8 @@ EvalRows Validator::operator()(nn::Module& model, const pose::HeatmapCodec& code
 EvalFn make_validation(const TrainConfig& c, Device device) {
   const Validator validator(c.data, c.eval, c.topdown.box_padding, device);
   const pose::HeatmapCodec codec = c.topdown.codec;
-  return [validator, codec](nn::Module& model) { return validator(model, codec); };
+  const PoseFamily* family = c.family;
+  return [validator, family, codec](nn::Module& model) { return validator(model, *family, codec); };
 }
 
 }  // namespace wb::tasks

@@ -17,16 +17,16 @@ namespace wb::tasks {
 class Validator {
  public:
   Validator(const DataConfig& data, const EvalConfig& eval, double box_padding, Device device);
-  // The part table (all six passes for COCO-WholeBody, "body" for COCO) of `model`, whose crops are
-  // cut and decoded by `codec`.
-  EvalRows operator()(nn::Module& model, const pose::HeatmapCodec& codec) const;
+  // The part table (all six passes for COCO-WholeBody, "body" for COCO) of `model` of `family`, whose
+  // crops are cut and decoded by `codec`.
+  EvalRows operator()(nn::Module& model, const PoseFamily& family, const pose::HeatmapCodec& codec) const;
 
  private:
   struct Data;
   std::shared_ptr<const Data> data_;
 };
 
-// A Validator of the config's data, predicting with the config's codec.
+// A Validator of the config's data, predicting with the config's family and codec.
 EvalFn make_validation(const TrainConfig& config, Device device);
 
 }  // namespace wb::tasks

@@ -378,6 +378,7 @@ TEST_CASE("trainer: a ZoomNet config trains with zoomnet_loss, validates, resume
   CHECK(spec.keypoints == &pose::coco_wholebody());
   tasks::load_model_weights((a / "latest.safetensors").string(), *spec.model);
   tasks::PredictOptions p;
+  p.family = spec.family;  // ZoomNet predicts through its own pipeline
   p.codec = spec.codec;
   p.keypoints = spec.keypoints;
   p.flip_test = true;

@@ -29,3 +29,21 @@ def save(tensors, path, metadata=None):
         for b in blobs:
             f.write(b)
     os.replace(tmp, path)
+
+
+def load(path):
+    """{name: tensor} of a safetensors file (what the C++ side's save_safetensors writes)."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    by_name = {v: k for k, v in _DTYPES.items()}
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        dtype = by_name[info["dtype"]]
+        t = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.uint8) if end > begin else torch.empty(0, dtype=torch.uint8)
+        out[name] = t.view(dtype).reshape(info["shape"]).clone()
+    return out
