@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -167,17 +168,18 @@ void check_parity(DType dtype) {
   }
 }
 
-// Multiply-adds of MSPN's convs counted from the config alone (the papers' convention, spec §0),
-// independently of the module tree that nn::count_flops walks.
+// Multiply-adds of what MSPN::forward runs (the whole backbone and the last head: the prediction)
+// and the parameters of every conv, counted from the config alone in the papers' convention
+// (spec §0), independently of the module tree that nn::count_flops walks.
 struct Count {
   int64_t macs = 0, conv_params = 0;
 };
 Count analytic_count(const pose::MSPNConfig& c) {
   auto out = [](int64_t n, int64_t k, int64_t s, int64_t p) { return (n + 2 * p - k) / s + 1; };
   Count r;
-  auto conv = [&](int64_t weights, int64_t pixels) {
+  auto conv = [&](int64_t weights, int64_t pixels, bool runs = true) {
     r.conv_params += weights;
-    r.macs += weights * pixels;
+    if (runs) r.macs += weights * pixels;
   };
   int64_t h = out(c.input_size[0], 7, 2, 3), w = out(c.input_size[1], 7, 2, 3);
   conv(3 * c.res_top_channels * 49, h * w);
@@ -193,13 +195,15 @@ Count analytic_count(const pose::MSPNConfig& c) {
   }
   const int64_t uc = c.unit_channels, top = c.res_top_channels;
   for (int64_t s = 0; s < c.num_stages; ++s) {
-    const bool skips = s + 1 < c.num_stages;
+    const bool last_stage = s + 1 == c.num_stages;
     int64_t cin = top;
     for (int64_t u = 0; u < c.num_units; ++u) {
       const int64_t planes = top << u, cout = 4 * planes, px = pixels[static_cast<size_t>(u)];
+      // The first block's 1x1 conv1 runs before its stride-2 3x3, at the previous unit's resolution.
+      const int64_t px_in = u == 0 ? px : pixels[static_cast<size_t>(u - 1)];
       for (int64_t b = 0; b < c.num_blocks[static_cast<size_t>(u)]; ++b) {
-        const int64_t in = b == 0 ? cin : cout;
-        conv(in * planes + planes * planes * 9 + planes * cout, px);
+        conv((b == 0 ? cin : cout) * planes, b == 0 ? px_in : px);
+        conv(planes * planes * 9 + planes * cout, px);
         if (b == 0 && (u > 0 || cin != cout)) conv(cin * cout, px);
       }
       cin = cout;
@@ -209,13 +213,14 @@ Count analytic_count(const pose::MSPNConfig& c) {
       const int64_t in = 4 * top << d, px = pixels[d];
       conv(in * uc, px);
       if (u > 0) conv(uc * uc, px);
-      if (skips) {
+      if (!last_stage) {
         conv(in * in, px);
         conv(uc * in, px);
         if (u + 1 == c.num_units) conv(uc * top, px);
       }
-      conv(uc * uc, px);  // the unit's head
-      conv(uc * c.num_keypoints * 9, px);
+      const bool prediction = last_stage && u + 1 == c.num_units;  // the only head forward() runs
+      conv(uc * uc, px, prediction);
+      conv(uc * c.num_keypoints * 9, px, prediction);
     }
   }
   return r;
@@ -274,19 +279,29 @@ TEST_CASE("MSPN state_dict names, order and shapes equal MMPose's, full size and
   cases.emplace_back("4xmspn50_wholebody", wholebody);
   for (const std::string& file : mspn_config_files()) cases.emplace_back(file, read_config(file));
   CHECK(f.metadata.size() == cases.size());
+  // Configs that differ only in input and output size share their names: each model built once.
+  std::map<std::string, std::vector<std::pair<std::string, Shape>>> built;
   for (const auto& [name, cfg] : cases) {
     CAPTURE(name);
     REQUIRE(f.metadata.count(name) == 1);
     const nlohmann::ordered_json expected = nlohmann::ordered_json::parse(f.metadata.at(name));
-    pose::MSPN model(cfg);
-    const nn::NamedTensors ours = model.state_dict();
+    json key = pose::to_json(cfg);
+    key.erase("input_size");
+    key.erase("out_shape");
+    auto it = built.find(key.dump());
+    if (it == built.end()) {
+      std::vector<std::pair<std::string, Shape>> names;
+      for (const auto& [n, t] : pose::MSPN(cfg).state_dict()) names.emplace_back(n, t.shape());
+      it = built.emplace(key.dump(), std::move(names)).first;
+    }
+    const auto& ours = it->second;
     REQUIRE(ours.size() == expected.size());
     size_t i = 0;
     for (const auto& [ename, eshape] : expected.items()) {
-      const auto& [oname, t] = ours[i++];
+      const auto& [oname, shape] = ours[i++];
       CAPTURE(ename);
       CHECK(oname == ename);
-      CHECK(json(t.shape()) == json(eshape));
+      CHECK(json(shape) == json(eshape));
     }
   }
 }
@@ -375,27 +390,40 @@ TEST_CASE("MSPN loss: MMPose's level indices and kernels, weights per level or p
 }
 
 // Table 3 of the paper (MSPN with ResNet-50 stages at 256x192): 4.4 / 9.6 / 14.7 / 19.9 GFLOPs.
-// MMPose's network counts 4.51 / 10.07 / 15.62 / 21.18 in the papers' convention: 0.11 more for
-// one stage and 0.36-0.45 more per added stage (about the 0.35 G of a stage's out_skip2 convs);
-// the paper's counter and exact network are not published, so the check is our counter against
-// the independent count above, and the paper's values only within 7%.
-TEST_CASE("MSPN parameters and FLOPs: the counter equals an independent count; Table 3 within 7%") {
+// MMPose's network, counted as it predicts (every stage, the last head), gives 4.63 / 9.99 /
+// 15.36 / 20.73 in the papers' convention: 4-5% more at every depth, 0.23 G of it already in one
+// stage (the per-stage increment, 5.37 G, is 3-5% above the paper's 5.1-5.2). The megvii code and
+// its counter are not published with the paper, so the exact check is our counter against the
+// independent count above, and the paper's values are held to 6%.
+// nn::count_flops runs a real forward: for every depth it runs at 64x48 (odd sizes from 1/16 on:
+// 4x3 -> 2x2, the floor arithmetic included) and for one stage at 256x192 too, and must equal the
+// independent count exactly; that count gives the 256x192 values of the deeper models (their
+// forwards there would cost the test suite seconds).
+TEST_CASE("MSPN parameters and FLOPs: the counter equals an independent count; Table 3 within 6%") {
   const double paper[] = {4.4, 9.6, 14.7, 19.9};
   for (int64_t s = 1; s <= 4; ++s) {
     CAPTURE(s);
     pose::MSPNConfig c;
     c.num_stages = s;
+    c.input_size = {64, 48};
+    c.out_shape = {16, 12};
     pose::MSPN model(c);
-    const nn::FlopsReport rep = nn::count_flops(model, {1, 3, 256, 192});
-    const Count ref = analytic_count(c);
-    MESSAGE(s << " stage(s): " << rep.params() / 1e6 << " M parameters, " << rep.gflops() << " GFLOPs");
-    CHECK(rep.macs() == ref.macs);
+    const nn::FlopsReport rep = nn::count_flops(model, {1, 3, 64, 48});
+    CHECK(rep.macs() == analytic_count(c).macs);
+    CHECK(rep.at("backbone").macs + rep.at("head").macs == rep.macs());
     int64_t bn_params = 0;
     for (const auto& [name, p] : model.named_parameters()) {
       if (p.dim() == 1) bn_params += p.numel();  // BN weight and bias: every conv here is bias-free
     }
-    CHECK(rep.params() == ref.conv_params + bn_params);
-    CHECK(std::fabs(rep.gflops() / paper[s - 1] - 1.0) < 0.07);
-    CHECK(rep.at("backbone").macs + rep.at("head").macs == rep.macs());
+    CHECK(rep.params() == analytic_count(c).conv_params + bn_params);
+
+    c.input_size = {256, 192};
+    c.out_shape = {64, 48};
+    const double gflops = static_cast<double>(analytic_count(c).macs) / (1024.0 * 1024.0 * 1024.0);
+    MESSAGE(s << " stage(s) at 256x192: " << rep.params() / 1e6 << " M parameters, " << gflops << " GFLOPs");
+    CHECK(std::fabs(gflops / paper[s - 1] - 1.0) < 0.06);
+    // out_shape only sizes the heads' resize, which costs nothing in this convention.
+    if (s == 1) CHECK(nn::count_flops(model, {1, 3, 256, 192}).macs() == analytic_count(c).macs);
+    if (s == 4) CHECK(rep.params() == 120176864);  // MMPose's 4xmspn50 (its parameters, BN included)
   }
 }
