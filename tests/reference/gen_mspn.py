@@ -37,8 +37,6 @@ def mmpose_overrides(cfg):
     """model overrides of MMPose's config that build our JSON config `cfg` (defaults as ours)."""
     stages, units = cfg.get("num_stages", 4), cfg.get("num_units", 4)
     unit_channels = cfg.get("unit_channels", 256)
-    if cfg.get("res_top_channels", 64) != 64:
-        raise ValueError("MMPose builds MSPN only with res_top_channels 64")
     h, w = cfg.get("input_size", [256, 192])
     out_shape = tuple(cfg.get("out_shape", [h // 4, w // 4]))
     mse = dict(type="KeypointMSELoss", use_target_weight=True, loss_weight=0.25)
@@ -46,7 +44,7 @@ def mmpose_overrides(cfg):
     shift = 1 if stages > 1 else 0
     levels = list(range(units)) * (stages - 1) + [shift + u for u in range(units)]
     backbone = dict(num_stages=stages, num_units=units, unit_channels=unit_channels,
-                    num_blocks=cfg.get("num_blocks", [3, 4, 6, 3]))
+                    num_blocks=cfg.get("num_blocks", [3, 4, 6, 3]), res_top_channels=cfg.get("res_top_channels", 64))
     head = dict(num_stages=stages, num_units=units, unit_channels=unit_channels, out_shape=out_shape,
                 out_channels=cfg.get("num_keypoints", 17), level_indices=levels,
                 loss=([mse] * (units - 1) + [ohkm]) * stages)
