@@ -116,7 +116,7 @@ Tensor ElasticWalker::conv_bn(nn::Module& seq_module, const Tensor& x, int64_t c
   return bn(static_cast<nn::BatchNorm2d&>(*seq[1]), y, relu);
 }
 
-Tensor ElasticWalker::shortcut(const std::shared_ptr<nn::Sequential>& ds, const Tensor& x, int64_t cout, int64_t stride_in) {
+Tensor ElasticWalker::shortcut(nn::Module* ds, const Tensor& x, int64_t cout, int64_t stride_in) {
   if (x.size(1) == cout && stride_in == 1) return x;  // the plain model builds no projection here
   check(ds != nullptr, "elastic sub-network: the sub-network needs a projection shortcut the supernet lacks");
   return conv_bn(*ds, x, cout);
@@ -126,13 +126,13 @@ Tensor ElasticWalker::bottleneck(pose::Bottleneck& b, const Tensor& x, int64_t p
   Tensor y = bn(*b.bn1, conv(*b.conv1, x, planes), true);
   y = bn(*b.bn2, conv(*b.conv2, y, planes, groups), true);
   y = bn(*b.bn3, conv(*b.conv3, y, planes * 4), false);
-  return ops::relu(ops::add(y, shortcut(b.downsample, x, planes * 4, b.conv2->options().stride.h)));
+  return ops::relu(ops::add(y, shortcut(b.downsample.get(), x, planes * 4, b.conv2->options().stride.h)));
 }
 
 Tensor ElasticWalker::basic(pose::BasicBlock& b, const Tensor& x, int64_t planes, int64_t groups) {
   Tensor y = bn(*b.bn1, conv(*b.conv1, x, planes, groups), true);
   y = bn(*b.bn2, conv(*b.conv2, y, planes, groups), false);
-  return ops::relu(ops::add(y, shortcut(b.downsample, x, planes, b.conv1->options().stride.h)));
+  return ops::relu(ops::add(y, shortcut(b.downsample.get(), x, planes, b.conv1->options().stride.h)));
 }
 
 std::vector<Tensor> ElasticWalker::module(pose::HRModule& m, const std::vector<Tensor>& xs, int64_t blocks,

@@ -51,7 +51,7 @@ class ElasticWalker {
  private:
   void keep(const nn::Module& m, const char* field, const Tensor& t);
   std::string name_of(const nn::Module& m) const;
-  Tensor shortcut(const std::shared_ptr<nn::Sequential>& ds, const Tensor& x, int64_t cout, int64_t stride_in);
+  Tensor shortcut(nn::Module* ds, const Tensor& x, int64_t cout, int64_t stride_in);  // ds: a conv + BN Sequential or null
   Tensor bottleneck(pose::Bottleneck& b, const Tensor& x, int64_t planes, int64_t groups);
   Tensor basic(pose::BasicBlock& b, const Tensor& x, int64_t planes, int64_t groups);
   std::vector<Tensor> module(pose::HRModule& m, const std::vector<Tensor>& xs, int64_t blocks, bool multiscale,

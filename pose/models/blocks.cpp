@@ -29,7 +29,7 @@ std::shared_ptr<nn::Conv2d> make_conv(int64_t cin, int64_t cout, int64_t kernel,
 
 int64_t expansion(BlockKind kind) { return kind == BlockKind::Basic ? 1 : 4; }
 
-BasicBlock::BasicBlock(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Sequential> ds,
+BasicBlock::BasicBlock(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Module> ds,
                        int64_t groups) {
   conv1 = register_module("conv1", make_conv(cin, planes, 3, stride, groups));
   bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(planes));
@@ -43,7 +43,7 @@ Tensor BasicBlock::forward(const Tensor& x) {
   return conv2->forward_bn(*bn2, out, true, downsample ? (*downsample)(x) : x);
 }
 
-Bottleneck::Bottleneck(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Sequential> ds,
+Bottleneck::Bottleneck(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Module> ds,
                        int64_t groups) {
   conv1 = register_module("conv1", make_conv(cin, planes, 1));
   bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(planes));

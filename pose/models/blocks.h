@@ -50,27 +50,29 @@ int64_t expansion(BlockKind kind);  // output channels / planes: 1 or 4
 // relu(bn2(conv2(relu(bn1(conv1(x))))) + identity): 3x3, 3x3 (both with `groups`; NAS sub-networks).
 class BasicBlock : public nn::Module {
  public:
-  BasicBlock(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Sequential> downsample,
+  BasicBlock(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Module> downsample,
              int64_t groups = 1);
   std::string type_name() const override { return "BasicBlock"; }
   Tensor forward(const Tensor& x) override;
 
   std::shared_ptr<nn::Conv2d> conv1, conv2;
   std::shared_ptr<nn::BatchNorm2d> bn1, bn2;
-  std::shared_ptr<nn::Sequential> downsample;  // null: identity shortcut
+  std::shared_ptr<nn::Module> downsample;  // null: identity shortcut
 };
 
 // 1x1 -> 3x3 (carries the stride: MMPose's "pytorch" style; `groups`) -> 1x1 to 4 x planes, + identity.
+// The projection shortcut is any conv + BN module: a Sequential ("downsample.0", "downsample.1":
+// ResNet, HRNet) or an nn::ConvModule ("downsample.conv", "downsample.bn": MMPose's MSPN).
 class Bottleneck : public nn::Module {
  public:
-  Bottleneck(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Sequential> downsample,
+  Bottleneck(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Module> downsample,
              int64_t groups = 1);
   std::string type_name() const override { return "Bottleneck"; }
   Tensor forward(const Tensor& x) override;
 
   std::shared_ptr<nn::Conv2d> conv1, conv2, conv3;
   std::shared_ptr<nn::BatchNorm2d> bn1, bn2, bn3;
-  std::shared_ptr<nn::Sequential> downsample;
+  std::shared_ptr<nn::Module> downsample;  // null: identity shortcut
 };
 
 // `blocks` blocks; the first takes `cin` channels and the stride, and gets a 1x1 conv + BN
