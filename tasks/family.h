@@ -29,11 +29,10 @@ namespace wb::tasks {
 
 struct PredictOptions;  // tasks/topdown_predictor.h
 
-// One batch's loss: `total` for backward, and named parts (each part of the graph of total, or a
-// detached value) for the log.
+// One batch's loss: `total` for backward, and the values of its named parts for the log.
 struct FamilyLoss {
   Tensor total;
-  std::vector<std::pair<std::string, Tensor>> parts;
+  std::vector<std::pair<std::string, double>> parts;
 };
 
 struct ModelFacts {

@@ -4,6 +4,7 @@
 
 #include "pose/models/factory.h"
 #include "tasks/families/heatmap_family.h"
+#include "tasks/families/mspn_family.h"
 #include "tasks/families/zoomnet_family.h"
 #include "tasks/family.h"
 #include "tensor/error.h"
@@ -16,6 +17,7 @@ const std::map<std::string, const PoseFamily*>& registry() {
   static const std::map<std::string, const PoseFamily*> families = {
       {"hrnet", &hrnet_family()},
       {"simplebaseline", &simple_baseline_family()},
+      {"mspn", &mspn_family()},
       {"zoomnet", &zoomnet_family()},
   };
   return families;

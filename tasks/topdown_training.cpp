@@ -24,9 +24,7 @@ class FamilyTask : public TrainingTask {
   StepLoss step(const data::Batch& batch, Device device, int64_t) override {
     const FamilyLoss loss = cfg_.family->loss(*model_, batch, batch.images.to(device));
     autograd::backward(loss.total);
-    StepLoss s{loss.total.item(), {}};
-    for (const auto& [name, part] : loss.parts) s.parts.emplace_back(name, part.item());
-    return s;
+    return {loss.total.item(), loss.parts};
   }
 
   std::vector<std::string> shown_parts() const override { return cfg_.family->shown_loss_parts(); }

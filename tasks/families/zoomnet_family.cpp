@@ -43,7 +43,7 @@ class ZoomNetFamily : public PoseFamily {
 
   FamilyLoss loss(nn::Module& model, const data::Batch& batch, const Tensor& images) const override {
     const pose::ZoomLoss l = pose::zoomnet_loss(as_zoomnet(model), zoom_batch(batch, images));
-    return {l.total, {{"body", l.body}, {"face", l.face}, {"hand", l.hand}}};
+    return {l.total, {{"body", l.body.item()}, {"face", l.face.item()}, {"hand", l.hand.item()}}};
   }
   std::vector<std::string> shown_loss_parts() const override { return {"body", "face", "hand"}; }
 
