@@ -244,7 +244,7 @@ const std::shared_ptr<Module>& Sequential::operator[](size_t i) const {
   return modules_[i];
 }
 
-std::shared_ptr<Module> make_activation(Activation a) {
+std::shared_ptr<Module> make_activation(Activation a, double hsigmoid_bias, double hsigmoid_divisor) {
   switch (a) {
     case Activation::None:
       return nullptr;
@@ -253,7 +253,7 @@ std::shared_ptr<Module> make_activation(Activation a) {
     case Activation::Sigmoid:
       return std::make_shared<Sigmoid>();
     case Activation::HSigmoid:
-      return std::make_shared<HSigmoid>();
+      return std::make_shared<HSigmoid>(hsigmoid_bias, hsigmoid_divisor);
     case Activation::HSwish:
       return std::make_shared<HSwish>();
     case Activation::PReLU:
@@ -268,7 +268,7 @@ ConvModule::ConvModule(ConvModuleOptions o) : act_(o.act) {
   o.conv.bias = !o.with_bn;
   conv = register_module("conv", std::make_shared<Conv2d>(o.conv));
   if (o.with_bn) bn = register_module("bn", std::make_shared<BatchNorm2d>(o.conv.out_channels));
-  if (auto a = make_activation(o.act)) activate = register_module("activate", a);
+  if (auto a = make_activation(o.act, o.hsigmoid_bias, o.hsigmoid_divisor)) activate = register_module("activate", a);
 }
 
 Tensor ConvModule::forward(const Tensor& x) {
@@ -302,8 +302,11 @@ SELayer::SELayer(const SELayerOptions& o) {
       std::make_shared<ConvModule>(ConvModuleOptions{
           .conv = {.in_channels = o.channels, .out_channels = squeezed}, .with_bn = false, .act = Activation::ReLU}));
   conv2 = register_module(
-      "conv2", std::make_shared<ConvModule>(ConvModuleOptions{
-                   .conv = {.in_channels = squeezed, .out_channels = o.channels}, .with_bn = false, .act = o.gate}));
+      "conv2", std::make_shared<ConvModule>(ConvModuleOptions{.conv = {.in_channels = squeezed, .out_channels = o.channels},
+                                                              .with_bn = false,
+                                                              .act = o.gate,
+                                                              .hsigmoid_bias = o.gate_bias,
+                                                              .hsigmoid_divisor = o.gate_divisor}));
 }
 
 Tensor SELayer::forward(const Tensor& x) {

@@ -208,8 +208,9 @@ class Sequential : public Module {
 };
 
 enum class Activation { None, ReLU, Sigmoid, HSigmoid, HSwish, PReLU };
-// A fresh activation module (null for None). PReLU gets one shared slope, as mmcv builds it.
-std::shared_ptr<Module> make_activation(Activation a);
+// A fresh activation module (null for None). PReLU gets one shared slope, as mmcv builds it;
+// HSigmoid takes mmcv's bias and divisor (ignored by the others).
+std::shared_ptr<Module> make_activation(Activation a, double hsigmoid_bias = 3.0, double hsigmoid_divisor = 6.0);
 
 // mmcv's ConvModule in its conv -> norm -> act order: children "conv", then "bn" when with_bn,
 // then "activate" (parameterless except PReLU). The conv has a bias exactly when there is no BN
@@ -218,6 +219,7 @@ struct ConvModuleOptions {
   Conv2dOptions conv;  // conv.bias is ignored: set by with_bn
   bool with_bn = true;
   Activation act = Activation::ReLU;
+  double hsigmoid_bias = 3.0, hsigmoid_divisor = 6.0;  // mmcv's HSigmoid arguments, when act is HSigmoid
 };
 class ConvModule : public Module {
  public:
@@ -235,13 +237,16 @@ class ConvModule : public Module {
   Activation act_;
 };
 
-// MMPose's SELayer (mmpose/models/utils/se_layer.py): global average pool, conv1 (1x1,
+// MMPose's SELayer (mmpose/models/backbones/utils/se_layer.py): global average pool, conv1 (1x1,
 // C -> int(C / ratio), bias, ReLU), conv2 (1x1 back to C, bias, Sigmoid or HSigmoid), and the
 // input scaled channel-wise by the result. Names: conv1.conv.weight/bias, conv2.conv.weight/bias.
 struct SELayerOptions {
   int64_t channels = 0;
   double ratio = 16;
-  Activation gate = Activation::Sigmoid;  // Sigmoid or HSigmoid (mmcv bias 3, divisor 6)
+  Activation gate = Activation::Sigmoid;  // Sigmoid or HSigmoid
+  // The HSigmoid gate's clamp((x + bias) / divisor, 0, 1): mmcv's defaults; MMPose's
+  // ViPNAS_MobileNetV3 passes bias 1, divisor 2 (mmcv's pre-1.4.4 HSigmoid).
+  double gate_bias = 3.0, gate_divisor = 6.0;
 };
 class SELayer : public Module {
  public:

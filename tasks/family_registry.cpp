@@ -5,6 +5,7 @@
 #include "pose/models/factory.h"
 #include "tasks/families/heatmap_family.h"
 #include "tasks/families/mspn_family.h"
+#include "tasks/families/vipnas_family.h"
 #include "tasks/families/zoomnet_family.h"
 #include "tasks/family.h"
 #include "tensor/error.h"
@@ -17,6 +18,8 @@ const std::map<std::string, const PoseFamily*>& registry() {
   static const std::map<std::string, const PoseFamily*> families = {
       {"hrnet", &hrnet_family()},
       {"simplebaseline", &simple_baseline_family()},
+      {"vipnas_resnet", &vipnas_resnet_family()},
+      {"vipnas_mbv3", &vipnas_mbv3_family()},
       {"mspn", &mspn_family()},
       {"zoomnet", &zoomnet_family()},
   };

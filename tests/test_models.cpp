@@ -18,6 +18,7 @@
 #include "pose/models/hrnet.h"
 #include "pose/models/simple_baseline.h"
 #include "tensor/error.h"
+#include "tests/model_parity.h"
 #include "tests/util.h"
 
 using namespace wb;
@@ -27,146 +28,7 @@ namespace {
 
 std::string config_path(const std::string& name) { return std::string(WBPOSE_SOURCE_DIR) + "/configs/" + name; }
 
-// max|a - b| / max(max|b|, floor): the error relative to the tensor's scale, which is what
-// accumulated rounding error is proportional to (elementwise relative error means nothing for the
-// near-zero entries every gradient has). `floor` covers tensors whose exact value is zero.
-double scaled_error(const Tensor& actual, const Tensor& expected, double floor = 0.0) {
-  REQUIRE_MESSAGE(actual.shape() == expected.shape(), actual.str() << " vs expected " << expected.str());
-  const std::vector<double> a = actual.to_double_vector(), e = expected.to_double_vector();
-  double diff = 0.0, scale = floor;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, std::isnan(a[i]) ? INFINITY : std::fabs(a[i] - e[i]));
-    scale = std::max(scale, std::fabs(e[i]));
-  }
-  return scale > 0.0 ? diff / scale : diff;
-}
-
-// ||a - b|| / max(||b||, floor).
-double l2_error(const Tensor& actual, const Tensor& expected, double floor = 0.0) {
-  REQUIRE_MESSAGE(actual.shape() == expected.shape(), actual.str() << " vs expected " << expected.str());
-  const std::vector<double> a = actual.to_double_vector(), e = expected.to_double_vector();
-  double d2 = 0.0, e2 = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    d2 += (a[i] - e[i]) * (a[i] - e[i]);
-    e2 += e[i] * e[i];
-  }
-  return std::isnan(d2) ? INFINITY : std::sqrt(d2) / std::max({std::sqrt(e2), floor, 1e-300});
-}
-
-#define CHECK_ERROR(error, tol, what)                            \
-  do {                                                           \
-    const double wb_e_ = (error), wb_t_ = (tol);                 \
-    INFO(what << ": error " << wb_e_ << " > tolerance " << wb_t_); \
-    CHECK(wb_e_ <= wb_t_);                                       \
-  } while (0)
-
-bool is_state_entry(const std::string& name) {
-  for (const char* k : {"input", "target", "target_weight", "output", "train_output", "loss", "eval_loss"}) {
-    if (name == k) return false;
-  }
-  for (const char* prefix : {"grad.", "eval_grad.", "after."}) {
-    if (name.rfind(prefix, 0) == 0) return false;
-  }
-  return true;
-}
-
-TensorMap state_entries(const SafetensorsFile& f) {
-  TensorMap m;
-  for (const auto& [name, t] : f.tensors) {
-    if (is_state_entry(name)) m.emplace(name, t);
-  }
-  return m;
-}
-
-std::shared_ptr<pose::TopDownModel> model_of_reference(const SafetensorsFile& f, const std::string& name) {
-  const auto it = f.metadata.find("config");
-  REQUIRE_MESSAGE(it != f.metadata.end(), name << " has no config metadata");
-  return pose::build_model(json::parse(it->second), name);
-}
-
-// Forward in eval and train mode, weighted MSE backward in both modes, every parameter gradient
-// and the running statistics after the step, against the f64 PyTorch oracle run from the same f32
-// weights and input.
-//
-// In f64 every tensor must agree to 1e-5 of its scale (the references are stored rounded to f32).
-// In f32 the heatmaps and loss must agree to 1e-4 of their scale, and:
-// - eval-mode gradients (BN with its running statistics) to 1e-4 in relative L2 norm, per
-//   parameter. Measured: at most 3.4e-6 over the four reference models, so a gradient that is
-//   off by 0.1% anywhere fails. This sharp check covers every backward kernel in f32 except the
-//   batch-statistics terms of training-mode BN. It relies on the reference's screening: no ReLU
-//   input of its eval forward within 3e-6 of zero (tests/reference/models_ref.py), because a
-//   ReLU input within f32 rounding of zero can land on the other side and move every gradient
-//   upstream of it by percents, a discontinuity rather than an error.
-// - training-mode gradients to 10% in relative L2 norm: the same flips happen there (screening
-//   training mode too would cost minutes of reference generation: these activations have ReLU
-//   inputs within 1e-6 of zero in most draws), and one flip moved hrnet_v2_small's and
-//   simplebaseline_small's gradients by up to 0.4% here, an earlier draw's by 4% (while
-//   hrnet_small, flip-free, agrees to 1.1e-5). f64 checks the training-mode backward exactly.
-void check_parity(const std::string& name, DType dtype) {
-  CAPTURE(name);
-  CAPTURE(std::string(dtype_name(dtype)));
-  SafetensorsFile f;
-  if (!test::load_reference(name, f)) return;
-  auto model = model_of_reference(f, name);
-  model->load_state_dict(state_entries(f), true);
-  model->to(dtype);
-  const bool exact = dtype == DType::F64;
-  const double tol = exact ? 1e-5 : 1e-4;
-
-  const Tensor x = test::ref(f, "input").to(dtype);
-  const Tensor target = test::ref(f, "target").to(dtype), target_weight = test::ref(f, "target_weight").to(dtype);
-  model->eval();
-  {
-    autograd::NoGradGuard no_grad;
-    CHECK_ERROR(scaled_error((*model)(x), test::ref(f, "output")), tol, "eval heatmaps");
-  }
-  {
-    const Tensor loss = ops::heatmap_mse_loss((*model)(x), target, target_weight);
-    autograd::backward(loss);
-    CHECK_ERROR(scaled_error(loss, test::ref(f, "eval_loss")), tol, "eval-mode loss");
-    for (auto& [pname, p] : model->named_parameters()) {
-      CAPTURE(pname);
-      REQUIRE(p.grad().defined());
-      CHECK_ERROR(l2_error(p.grad(), test::ref(f, "eval_grad." + pname)), exact ? 1e-5 : 1e-4, "eval-mode gradient");
-      p.set_grad(Tensor());
-    }
-  }
-  model->train();
-  const Tensor y = (*model)(x);
-  const Tensor loss = ops::heatmap_mse_loss(y, target, target_weight);
-  autograd::backward(loss);
-  CHECK_ERROR(scaled_error(y, test::ref(f, "train_output")), tol, "training heatmaps");
-  CHECK_ERROR(scaled_error(loss, test::ref(f, "loss")), tol, "loss");
-
-  // A conv bias followed by training-mode BN has an exact gradient of zero: measure it against
-  // the model's gradient scale.
-  double grad_scale = 0.0;
-  size_t ref_grads = 0;
-  for (const auto& [rname, t] : f.tensors) {
-    if (rname.rfind("grad.", 0) != 0) continue;
-    ++ref_grads;
-    for (double v : t.to_double_vector()) grad_scale = std::max(grad_scale, std::fabs(v));
-  }
-  const auto params = model->named_parameters();
-  CHECK(params.size() == ref_grads);
-  for (const auto& [pname, p] : params) {
-    CAPTURE(pname);
-    REQUIRE(p.grad().defined());
-    const Tensor& expected = test::ref(f, "grad." + pname);
-    const double floor = 1e-6 * grad_scale;
-    if (exact) {
-      CHECK_ERROR(scaled_error(p.grad(), expected, floor), 1e-5, "gradient");
-    } else {
-      const double fl = floor * std::sqrt(static_cast<double>(expected.numel()));
-      CHECK_ERROR(l2_error(p.grad(), expected, fl), 0.1, "gradient");
-    }
-  }
-  for (const auto& [bname, b] : model->named_buffers()) {
-    if (b.dtype() != dtype) continue;  // num_batches_tracked
-    CAPTURE(bname);
-    CHECK_ERROR(scaled_error(b, test::ref(f, "after." + bname)), tol, "running statistic after the step");
-  }
-}
+void check_parity(const std::string& name, DType dtype) { test::check_parity(name, dtype, pose::build_model); }
 
 }  // namespace
 
@@ -298,11 +160,11 @@ TEST_CASE("checkpoints converted from torch.save load strictly and reproduce the
       CAPTURE(fmt);
       SafetensorsFile ckpt;
       REQUIRE(test::load_reference(name + "." + fmt, ckpt));
-      auto model = model_of_reference(ref, name);
+      auto model = test::model_of_reference(ref, name, pose::build_model);
       model->load_state_dict(ckpt.tensors, true);
       model->eval();
       autograd::NoGradGuard no_grad;
-      CHECK_ERROR(scaled_error((*model)(test::ref(ref, "input")), test::ref(ref, "output")), 1e-5, "heatmaps");
+      WB_CHECK_ERROR(test::scaled_error((*model)(test::ref(ref, "input")), test::ref(ref, "output")), 1e-5, "heatmaps");
     }
   }
 }

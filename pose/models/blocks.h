@@ -60,19 +60,33 @@ class BasicBlock : public nn::Module {
   std::shared_ptr<nn::Module> downsample;  // null: identity shortcut
 };
 
-// 1x1 -> 3x3 (carries the stride: MMPose's "pytorch" style; `groups`) -> 1x1 to 4 x planes, + identity.
-// The projection shortcut is any conv + BN module: a Sequential ("downsample.0", "downsample.1":
-// ResNet, HRNet) or an nn::ConvModule ("downsample.conv", "downsample.bn": MMPose's MSPN).
+// The Bottleneck's middle conv and output width. ResNet's are the defaults; MMPose's
+// ViPNAS_Bottleneck searches the kernel, the groups and the expansion (1 in S-ViPNAS-Res50) and
+// adds mmcv's ContextBlock (GC attention, ratio max(1/16, 16 / out channels)) after bn3.
+struct BottleneckOptions {
+  int64_t groups = 1;     // of the middle conv
+  int64_t kernel = 3;     // of the middle conv, padding kernel / 2
+  int64_t expansion = 4;  // output channels / planes
+  bool attention = false;
+};
+
+// 1x1 -> kxk (carries the stride: MMPose's "pytorch" style; `groups`) -> 1x1 to expansion x
+// planes, [-> GC attention], + identity. The projection shortcut is any conv + BN module: a
+// Sequential ("downsample.0", "downsample.1": ResNet, HRNet, ViPNAS) or an nn::ConvModule
+// ("downsample.conv", "downsample.bn": MMPose's MSPN).
 class Bottleneck : public nn::Module {
  public:
   Bottleneck(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Module> downsample,
              int64_t groups = 1);
+  Bottleneck(int64_t cin, int64_t planes, int64_t stride, std::shared_ptr<nn::Module> downsample,
+             const BottleneckOptions& o);
   std::string type_name() const override { return "Bottleneck"; }
   Tensor forward(const Tensor& x) override;
 
   std::shared_ptr<nn::Conv2d> conv1, conv2, conv3;
   std::shared_ptr<nn::BatchNorm2d> bn1, bn2, bn3;
-  std::shared_ptr<nn::Module> downsample;  // null: identity shortcut
+  std::shared_ptr<nn::ContextBlock> attention;  // null without
+  std::shared_ptr<nn::Module> downsample;       // null: identity shortcut
 };
 
 // `blocks` blocks; the first takes `cin` channels and the stride, and gets a 1x1 conv + BN
@@ -80,5 +94,9 @@ class Bottleneck : public nn::Module {
 // to the blocks' 3x3 convs.
 std::shared_ptr<nn::Sequential> make_res_layer(BlockKind kind, int64_t cin, int64_t planes, int64_t blocks,
                                                int64_t stride = 1, int64_t groups = 1);
+// The same for Bottlenecks of the given options; the projection shortcut goes to
+// planes x o.expansion channels.
+std::shared_ptr<nn::Sequential> make_bottleneck_layer(int64_t cin, int64_t planes, int64_t blocks, int64_t stride,
+                                                      const BottleneckOptions& o);
 
 }  // namespace wb::pose

@@ -75,6 +75,30 @@ void ConfigReader::get(const std::string& key, std::vector<int64_t>& out) {
   out = std::move(r);
 }
 
+void ConfigReader::get(const std::string& key, std::vector<bool>& out) {
+  const nlohmann::json* v = find(key);
+  if (!v) return;
+  if (!v->is_array()) fail_field(key, std::string("expected an array of true/false, got ") + v->type_name());
+  std::vector<bool> r;
+  for (const auto& e : *v) {
+    if (!e.is_boolean()) fail_field(key, std::string("expected an array of true/false, found ") + e.type_name());
+    r.push_back(e.get<bool>());
+  }
+  out = std::move(r);
+}
+
+void ConfigReader::get(const std::string& key, std::vector<std::string>& out) {
+  const nlohmann::json* v = find(key);
+  if (!v) return;
+  if (!v->is_array()) fail_field(key, std::string("expected an array of strings, got ") + v->type_name());
+  std::vector<std::string> r;
+  for (const auto& e : *v) {
+    if (!e.is_string()) fail_field(key, std::string("expected an array of strings, found ") + e.type_name());
+    r.push_back(e.get<std::string>());
+  }
+  out = std::move(r);
+}
+
 void ConfigReader::get(const std::string& key, nlohmann::json& out) {
   const nlohmann::json* v = find(key);
   if (!v) return;

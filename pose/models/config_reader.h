@@ -25,6 +25,8 @@ class ConfigReader {
   void get(const std::string& key, bool& out);
   void get(const std::string& key, std::string& out);
   void get(const std::string& key, std::vector<int64_t>& out);
+  void get(const std::string& key, std::vector<bool>& out);
+  void get(const std::string& key, std::vector<std::string>& out);
   // A nested object (e.g. a sub-model's config), left for its own reader.
   void get(const std::string& key, nlohmann::json& out);
   template <size_t N>

@@ -10,6 +10,8 @@ HeatmapHead::HeatmapHead(const HeatmapHeadOptions& o) {
         o.num_keypoints, " must be positive");
   check(o.deconv_channels.size() == o.deconv_kernels.size(), "HeatmapHead: ", o.deconv_channels.size(),
         " deconv channel counts but ", o.deconv_kernels.size(), " kernel sizes");
+  check(o.deconv_groups.empty() || o.deconv_groups.size() == o.deconv_channels.size(), "HeatmapHead: ",
+        o.deconv_channels.size(), " deconv channel counts but ", o.deconv_groups.size(), " group counts");
   int64_t c = o.in_channels;
   if (!o.deconv_channels.empty()) {
     deconv_layers = register_module("deconv_layers", std::make_shared<nn::Sequential>());
@@ -24,6 +26,9 @@ HeatmapHead::HeatmapHead(const HeatmapHeadOptions& o) {
       d.stride = 2;
       d.padding = k == 2 ? 0 : 1;
       d.output_padding = k == 3 ? 1 : 0;
+      d.groups = o.deconv_groups.empty() ? 1 : o.deconv_groups[i];
+      check(d.groups > 0 && c % d.groups == 0 && d.out_channels % d.groups == 0, "HeatmapHead: deconv groups ",
+            d.groups, " must divide its input (", c, ") and output (", d.out_channels, ") channels");
       d.bias = false;
       deconv_layers->push_back(std::make_shared<nn::ConvTranspose2d>(d));
       deconv_layers->push_back(std::make_shared<nn::BatchNorm2d>(d.out_channels));
@@ -90,10 +95,14 @@ void init_tree(nn::Module& root, Generator& gen, bool kaiming) {
 
 void init_module_weights(nn::Module& root, Generator& gen, BackboneInit init) {
   init_tree(root, gen, init == BackboneInit::KaimingNormal);
+  if (init != BackboneInit::ViPNAS) return;
+  for (auto& [name, child] : root.children()) {
+    if (auto* conv_module = dynamic_cast<nn::ConvModule*>(child.get())) conv_module->reset_parameters(gen);
+  }
 }
 
 void TopDownModel::init_weights(Generator& gen) {
-  init_tree(*backbone, gen, init_ == BackboneInit::KaimingNormal);
+  init_module_weights(*backbone, gen, init_);
   init_tree(*head, gen, false);
 }
 

@@ -2,7 +2,8 @@
 // 1.x's HeatmapHead: optional deconv layers (4x4 s2 ConvTranspose2d + BN + ReLU each; the
 // SimpleBaseline head), optional 1x1 conv layers (conv + BN + ReLU; the HRNetV2 head), then
 // final_layer, a 1x1 conv with bias to K heatmaps. Names: head.deconv_layers.{0,1,3,4,...},
-// head.conv_layers.{0,1,...}, head.final_layer.
+// head.conv_layers.{0,1,...}, head.final_layer. MMPose's ViPNASHead is this head with grouped
+// deconvolutions (deconv_groups), under the same names.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -20,6 +21,7 @@ struct HeatmapHeadOptions {
   int64_t num_keypoints = 17;
   std::vector<int64_t> deconv_channels;  // empty: no deconv layers
   std::vector<int64_t> deconv_kernels;   // one per deconv layer: 4, 3 or 2 (MMPose's padding rule)
+  std::vector<int64_t> deconv_groups;    // one per deconv layer (ViPNASHead), or empty: all 1
   std::vector<int64_t> conv_channels;    // 1x1 conv layers after the deconvs
 };
 
@@ -34,9 +36,13 @@ class HeatmapHead : public nn::Module {
   std::shared_ptr<nn::Conv2d> final_layer;
 };
 
-// How a backbone's convs start: mmcv's kaiming_init (normal, fan_out, ReLU; MMPose's ResNet) or
-// N(0, 0.001^2) (the official HRNet and MMPose's HRNet).
-enum class BackboneInit { KaimingNormal, Normal001 };
+// How a backbone's convs start: mmcv's kaiming_init (normal, fan_out, ReLU; MMPose's ResNet),
+// N(0, 0.001^2) (the official HRNet and MMPose's HRNet), or MMPose's ViPNAS backbones: their
+// init_cfg draws every Conv2d from N(0, 0.001^2) (the GC blocks' convs too, overriding mmcv's
+// last-zero init; LayerNorm keeps 1 and 0), then mmengine runs init_weights() of the backbone's
+// direct children that have one, which re-initialises a direct child mmcv ConvModule with
+// kaiming_init: the stem "conv1" of ViPNAS_MobileNetV3 (ViPNAS_ResNet's stem is a plain conv).
+enum class BackboneInit { KaimingNormal, Normal001, ViPNAS };
 
 // Every conv, deconv and BN under `root` initialised as TopDownModel::init_weights does for a
 // backbone of that kind (heads use Normal001).
