@@ -287,6 +287,46 @@ void hrnet_cases(std::vector<BenchCase>& out, Device d, int64_t n, int64_t h, in
   out.push_back(loss_case(g, d, {n, keypoints, h4, w4}, true));
 }
 
+
+// The grouped and depthwise convolutions of S-ViPNAS at 256x192 (MMPose's ViPNAS_ResNet and
+// ViPNAS_MobileNetV3 defaults): every middle conv shape of each stage (the stride-2 first block and
+// the stride-1 rest) and the three 4x4 stride-2 transposed convs of each head.
+void vipnas_cases(std::vector<BenchCase>& out, Device d, int64_t n) {
+  const std::string b = " 256x192 b" + std::to_string(n);
+  {
+    // Stem 7x7 s2 and max pool to 64x48; widths 80/160/304/608, kernels 3/5/5/5, groups 16.
+    const std::string g = "S-ViPNAS-Res50" + b;
+    out.push_back(conv_case(g, d, n, 80, 64, 48, 80, 3, 1, 16));
+    out.push_back(conv_case(g, d, n, 160, 64, 48, 160, 5, 2, 16));
+    out.push_back(conv_case(g, d, n, 160, 32, 24, 160, 5, 1, 16));
+    out.push_back(conv_case(g, d, n, 304, 32, 24, 304, 5, 2, 16));
+    out.push_back(conv_case(g, d, n, 304, 16, 12, 304, 5, 1, 16));
+    out.push_back(conv_case(g, d, n, 608, 16, 12, 608, 5, 2, 16));
+    out.push_back(conv_case(g, d, n, 608, 8, 6, 608, 5, 1, 16));
+    out.push_back(deconv_case(g, d, n, 608, 8, 6, 144, 16));
+    out.push_back(deconv_case(g, d, n, 144, 16, 12, 144, 16));
+    out.push_back(deconv_case(g, d, n, 144, 32, 24, 144, 16));
+  }
+  {
+    // Stem 3x3 s2 to 128x96; the inverted residuals' middle convs (widths x expansion = 16, 120,
+    // 160, 400, 560, 960 channels; groups 8, 120, 20, 100, 280, 240), then the depthwise head.
+    const std::string g = "S-ViPNAS-MbV3" + b;
+    out.push_back(conv_case(g, d, n, 16, 128, 96, 16, 3, 1, 8));
+    out.push_back(conv_case(g, d, n, 120, 128, 96, 120, 7, 2, 120));
+    out.push_back(conv_case(g, d, n, 120, 64, 48, 120, 7, 1, 120));
+    out.push_back(conv_case(g, d, n, 160, 64, 48, 160, 7, 2, 20));
+    out.push_back(conv_case(g, d, n, 160, 32, 24, 160, 7, 1, 20));
+    out.push_back(conv_case(g, d, n, 400, 32, 24, 400, 5, 2, 100));
+    out.push_back(conv_case(g, d, n, 400, 16, 12, 400, 5, 1, 100));
+    out.push_back(conv_case(g, d, n, 560, 16, 12, 560, 7, 1, 280));
+    out.push_back(conv_case(g, d, n, 960, 16, 12, 960, 5, 2, 240));
+    out.push_back(conv_case(g, d, n, 960, 8, 6, 960, 5, 1, 240));
+    out.push_back(deconv_case(g, d, n, 160, 8, 6, 160, 160));
+    out.push_back(deconv_case(g, d, n, 160, 16, 12, 160, 160));
+    out.push_back(deconv_case(g, d, n, 160, 32, 24, 160, 160));
+  }
+}
+
 }  // namespace
 
 std::vector<BenchCase> cpu_op_cases() {
@@ -298,6 +338,7 @@ std::vector<BenchCase> cpu_op_cases() {
     out.push_back(roi_case(g, d, {n, 32, 96, 72}, 3, 64, 0.25));
     out.push_back(elastic_case(g, d, {64, 64, 3, 3}, {32, 48, 3}));
   }
+  for (int64_t n : {1, 32}) vipnas_cases(out, d, n);
   return out;
 }
 
@@ -306,30 +347,7 @@ std::vector<BenchCase> cuda_kernel_cases() {
   const Device d = Device::cuda();
   hrnet_cases(out, d, 32, 256, 192, 133);
   hrnet_cases(out, d, 32, 384, 288, 133);
-  {
-    // S-ViPNAS-Res50 (widths 80/160/304/608, 3x3 then 5x5 middle convs, groups 16) at 256x192.
-    const std::string g = "S-ViPNAS-Res50 256x192 b32";
-    out.push_back(conv_case(g, d, 32, 80, 64, 48, 80, 3, 1, 16));
-    out.push_back(conv_case(g, d, 32, 160, 64, 48, 160, 5, 2, 16));
-    out.push_back(conv_case(g, d, 32, 160, 32, 24, 160, 5, 1, 16));
-    out.push_back(conv_case(g, d, 32, 304, 16, 12, 304, 5, 1, 16));
-    out.push_back(conv_case(g, d, 32, 608, 8, 6, 608, 5, 1, 16));
-    out.push_back(deconv_case(g, d, 32, 608, 8, 6, 144, 16));
-    out.push_back(deconv_case(g, d, 32, 144, 16, 12, 144, 16));
-    out.push_back(deconv_case(g, d, 32, 144, 32, 24, 144, 16));
-  }
-  {
-    // S-ViPNAS-MobileNetV3: depthwise and grouped middle convs (groups 8..280) and the depthwise head.
-    const std::string g = "S-ViPNAS-MBv3 256x192 b32";
-    out.push_back(conv_case(g, d, 32, 16, 128, 96, 16, 3, 1, 8));
-    out.push_back(conv_case(g, d, 32, 120, 128, 96, 120, 7, 2, 120));
-    out.push_back(conv_case(g, d, 32, 160, 32, 24, 160, 7, 1, 20));
-    out.push_back(conv_case(g, d, 32, 400, 16, 12, 400, 5, 1, 100));
-    out.push_back(conv_case(g, d, 32, 560, 16, 12, 560, 7, 1, 280));
-    out.push_back(conv_case(g, d, 32, 960, 8, 6, 960, 5, 1, 240));
-    out.push_back(deconv_case(g, d, 32, 160, 8, 6, 160, 160));
-    out.push_back(deconv_case(g, d, 32, 160, 32, 24, 160, 160));
-  }
+  vipnas_cases(out, d, 32);
   {
     const std::string g = "ZoomNet 384x288 b32";
     out.push_back(roi_case(g, d, {32, 32, 96, 72}, 3, 64, 0.25));

@@ -21,7 +21,8 @@ struct BenchCase {
   double fwd_bytes = 0, bwd_bytes = 0;     // compulsory memory traffic, for bandwidth figures
 };
 
-// wbpose-bench ops: every op on the shapes of HRNet-W32 at 256x192, batch 1 and 8, on the CPU.
+// wbpose-bench ops: every op on the shapes of HRNet-W32 at 256x192, batch 1 and 8, and the grouped,
+// depthwise and transposed convolutions of S-ViPNAS-Res50 and -MobileNetV3, batch 1 and 32, on the CPU.
 std::vector<BenchCase> cpu_op_cases();
 // wbpose-bench kernels: HRNet-W32 256x192 and 384x288 at batch 32, S-ViPNAS-Res50 and
 // S-ViPNAS-MobileNetV3 convolutions, ZoomNet's RoIAlign, losses and the optimizer, on CUDA.

@@ -1,6 +1,8 @@
 // CPU convolution: im2col per (sample, group, band of output rows) and a GEMM, or a direct loop
 // for depthwise convolutions (one input channel per group, where a column matrix would only copy
-// the input kh*kw times for a few multiply-adds).
+// the input kh*kw times for a few multiply-adds). In f32, grouped convolutions with few channels
+// per group (depthwise included) run the vectorized direct kernels of conv_grouped.h instead; the
+// plain loops here stay the f64 path, against which those are tested.
 //
 // A transposed convolution is the adjoint of an ordinary one, so it is written with the same three
 // primitives (forward, backward-data, backward-weight) on the geometry of that ordinary
@@ -18,6 +20,7 @@
 #include "kernels/common.h"
 #include "kernels/conv.h"
 #include "kernels/cpu/conv3x3_direct.h"
+#include "kernels/cpu/conv_grouped.h"
 #include "kernels/cpu/gemm.h"
 
 namespace wb::kernels::cpu {
@@ -338,8 +341,19 @@ void backward_weight_depthwise(const Geom& g, const T* x, const T* dy, T* dw) {
 
 // ---- the three primitives and the bias ----
 
+// The shapes of the direct grouped f32 kernels: dilation 1 and what grouped_direct_suits accepts.
+bool grouped_direct(const Geom& g, GroupedConvShape& s) {
+  s = {.n = g.n, .c = g.c, .h = g.h, .w = g.w, .o = g.o, .ho = g.ho, .wo = g.wo, .kh = g.kh, .kw = g.kw,
+       .sh = g.sh, .sw = g.sw, .ph = g.ph, .pw = g.pw, .groups = g.groups};
+  return g.dh == 1 && g.dw == 1 && grouped_direct_suits(s);
+}
+
 template <class T>
 void forward(const Geom& g, const T* x, const T* w, T* y) {
+  if constexpr (std::is_same_v<T, float>) {
+    GroupedConvShape s;
+    if (grouped_direct(g, s)) return grouped_direct_forward(s, x, w, y);
+  }
   if (g.depthwise()) {
     forward_depthwise(g, x, w, y);
   } else {
@@ -349,6 +363,10 @@ void forward(const Geom& g, const T* x, const T* w, T* y) {
 
 template <class T>
 void backward_data(const Geom& g, const T* dy, const T* w, T* dx) {
+  if constexpr (std::is_same_v<T, float>) {
+    GroupedConvShape s;
+    if (grouped_direct(g, s)) return grouped_direct_backward_data(s, dy, w, dx);
+  }
   if (g.depthwise()) {
     backward_data_depthwise(g, dy, w, dx);
   } else {
@@ -358,6 +376,10 @@ void backward_data(const Geom& g, const T* dy, const T* w, T* dx) {
 
 template <class T>
 void backward_weight(const Geom& g, const T* x, const T* dy, T* dw) {
+  if constexpr (std::is_same_v<T, float>) {
+    GroupedConvShape s;
+    if (grouped_direct(g, s)) return grouped_direct_backward_weight(s, x, dy, dw);
+  }
   if (g.depthwise()) {
     backward_weight_depthwise(g, x, dy, dw);
   } else {

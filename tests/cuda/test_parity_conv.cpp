@@ -99,6 +99,29 @@ const std::vector<ConvShape> kLarge = {
     {"mbv3 depthwise 3x3 s2 b32", {32, 72, 64, 48}, 72, 3, 2, 1, 1, 72, false},
 };
 
+// Every grouped middle conv and head transposed conv of S-ViPNAS-Res50 and S-ViPNAS-MobileNetV3
+// at 256x192 (MMPose defaults; the same shapes as wbpose-bench's ViPNAS groups), batch 2: the
+// direct kernels (fewer than 8 channels per group) and the grouped implicit GEMM (8 to 38).
+const std::vector<ConvShape> kViPNAS = {
+    {"res50 3x3 g16 80", {2, 80, 64, 48}, 80, 3, 1, 1, 1, 16, false},
+    {"res50 5x5 s2 g16 160", {2, 160, 64, 48}, 160, 5, 2, 2, 1, 16, false},
+    {"res50 5x5 g16 160", {2, 160, 32, 24}, 160, 5, 1, 2, 1, 16, false},
+    {"res50 5x5 s2 g16 304", {2, 304, 32, 24}, 304, 5, 2, 2, 1, 16, false},
+    {"res50 5x5 g16 304", {2, 304, 16, 12}, 304, 5, 1, 2, 1, 16, false},
+    {"res50 5x5 s2 g16 608", {2, 608, 16, 12}, 608, 5, 2, 2, 1, 16, false},
+    {"res50 5x5 g16 608", {2, 608, 8, 6}, 608, 5, 1, 2, 1, 16, false},
+    {"mbv3 3x3 g8 16", {2, 16, 128, 96}, 16, 3, 1, 1, 1, 8, true},
+    {"mbv3 7x7 s2 dw 120", {2, 120, 128, 96}, 120, 7, 2, 3, 1, 120, false},
+    {"mbv3 7x7 dw 120", {2, 120, 64, 48}, 120, 7, 1, 3, 1, 120, false},
+    {"mbv3 7x7 s2 g20 160", {2, 160, 64, 48}, 160, 7, 2, 3, 1, 20, false},
+    {"mbv3 7x7 g20 160", {2, 160, 32, 24}, 160, 7, 1, 3, 1, 20, false},
+    {"mbv3 5x5 s2 g100 400", {2, 400, 32, 24}, 400, 5, 2, 2, 1, 100, false},
+    {"mbv3 5x5 g100 400", {2, 400, 16, 12}, 400, 5, 1, 2, 1, 100, false},
+    {"mbv3 7x7 g280 560", {2, 560, 16, 12}, 560, 7, 1, 3, 1, 280, false},
+    {"mbv3 5x5 s2 g240 960", {2, 960, 16, 12}, 960, 5, 2, 2, 1, 240, false},
+    {"mbv3 5x5 g240 960", {2, 960, 8, 6}, 960, 5, 1, 2, 1, 240, true},
+};
+
 void run_conv_table(const std::vector<ConvShape>& table, uint64_t seed) {
   for (const ConvShape& s : table) {
     for (k::ConvAlgo algo : {k::ConvAlgo::Native, k::ConvAlgo::Cudnn, k::ConvAlgo::Autotune}) {
@@ -140,6 +163,21 @@ TEST_CASE("parity large: conv2d on HRNet and ViPNAS shapes") {
   if (!require_gpu()) return;
   run_conv_table(kLarge, 900);
   check_parity(deconv_case("simplebaseline deconv", {8, 256, 16, 12}, 256, 4, 2, 1, 0, 1, k::ConvAlgo::Native, 5));
+}
+
+TEST_CASE("parity large: S-ViPNAS grouped convs and grouped/depthwise head deconvs") {
+  if (!require_gpu()) return;
+  for (const ConvShape& s : kViPNAS) {
+    for (k::ConvAlgo algo : {k::ConvAlgo::Native, k::ConvAlgo::Cudnn}) check_parity(conv_case(s, algo, 500));
+  }
+  for (k::ConvAlgo algo : {k::ConvAlgo::Native, k::ConvAlgo::Cudnn}) {
+    check_parity(deconv_case("res50 head deconv g16 608->144 @8x6", {2, 608, 8, 6}, 144, 4, 2, 1, 0, 16, algo, 31));
+    check_parity(deconv_case("res50 head deconv g16 144 @16x12", {2, 144, 16, 12}, 144, 4, 2, 1, 0, 16, algo, 32));
+    check_parity(deconv_case("res50 head deconv g16 144 @32x24", {2, 144, 32, 24}, 144, 4, 2, 1, 0, 16, algo, 33));
+    check_parity(deconv_case("mbv3 head deconv dw 160 @8x6", {2, 160, 8, 6}, 160, 4, 2, 1, 0, 160, algo, 34));
+    check_parity(deconv_case("mbv3 head deconv dw 160 @16x12", {2, 160, 16, 12}, 160, 4, 2, 1, 0, 160, algo, 35));
+    check_parity(deconv_case("mbv3 head deconv dw 160 @32x24", {2, 160, 32, 24}, 160, 4, 2, 1, 0, 160, algo, 36));
+  }
 }
 
 TEST_CASE("parity small: an unsupported CUDA conv dtype is an error, never a fallback") {
