@@ -264,8 +264,10 @@ BenchCase adam_case(const std::string& group, Device d, const std::vector<Shape>
 }
 
 // The convolution shapes of HRNet-W32 at an input of h x w (maps at 1/4 ... 1/32).
-void hrnet_cases(std::vector<BenchCase>& out, Device d, int64_t n, int64_t h, int64_t w, int64_t keypoints) {
+void hrnet_cases(std::vector<BenchCase>& out, Device d, int64_t n, int64_t h, int64_t w, int64_t keypoints,
+                 const GroupFilter& make) {
   const std::string g = "HRNet-W32 " + hw(h, w) + " b" + std::to_string(n);
+  if (!make(g)) return;
   const int64_t h4 = h / 4, w4 = w / 4;
   out.push_back(conv_case(g, d, n, 3, h, w, 64, 3, 2, 1));
   out.push_back(conv_case(g, d, n, 64, h / 2, w / 2, 64, 3, 2, 1));
@@ -289,26 +291,26 @@ void hrnet_cases(std::vector<BenchCase>& out, Device d, int64_t n, int64_t h, in
 
 }  // namespace
 
-std::vector<BenchCase> cpu_op_cases() {
+std::vector<BenchCase> cpu_op_cases(const GroupFilter& make) {
   std::vector<BenchCase> out;
   const Device d = Device::cpu();
   for (int64_t n : {1, 8}) {
-    hrnet_cases(out, d, n, 256, 192, 17);
+    hrnet_cases(out, d, n, 256, 192, 17, make);
     const std::string g = "ZoomNet heads b" + std::to_string(n);
+    if (!make(g)) continue;
     out.push_back(roi_case(g, d, {n, 32, 96, 72}, 3, 64, 0.25));
     out.push_back(elastic_case(g, d, {64, 64, 3, 3}, {32, 48, 3}));
   }
   return out;
 }
 
-std::vector<BenchCase> cuda_kernel_cases() {
+std::vector<BenchCase> cuda_kernel_cases(const GroupFilter& make) {
   std::vector<BenchCase> out;
   const Device d = Device::cuda();
-  hrnet_cases(out, d, 32, 256, 192, 133);
-  hrnet_cases(out, d, 32, 384, 288, 133);
-  {
+  hrnet_cases(out, d, 32, 256, 192, 133, make);
+  hrnet_cases(out, d, 32, 384, 288, 133, make);
+  if (const std::string g = "S-ViPNAS-Res50 256x192 b32"; make(g)) {
     // S-ViPNAS-Res50 (widths 80/160/304/608, 3x3 then 5x5 middle convs, groups 16) at 256x192.
-    const std::string g = "S-ViPNAS-Res50 256x192 b32";
     out.push_back(conv_case(g, d, 32, 80, 64, 48, 80, 3, 1, 16));
     out.push_back(conv_case(g, d, 32, 160, 64, 48, 160, 5, 2, 16));
     out.push_back(conv_case(g, d, 32, 160, 32, 24, 160, 5, 1, 16));
@@ -318,9 +320,8 @@ std::vector<BenchCase> cuda_kernel_cases() {
     out.push_back(deconv_case(g, d, 32, 144, 16, 12, 144, 16));
     out.push_back(deconv_case(g, d, 32, 144, 32, 24, 144, 16));
   }
-  {
+  if (const std::string g = "S-ViPNAS-MBv3 256x192 b32"; make(g)) {
     // S-ViPNAS-MobileNetV3: depthwise and grouped middle convs (groups 8..280) and the depthwise head.
-    const std::string g = "S-ViPNAS-MBv3 256x192 b32";
     out.push_back(conv_case(g, d, 32, 16, 128, 96, 16, 3, 1, 8));
     out.push_back(conv_case(g, d, 32, 120, 128, 96, 120, 7, 2, 120));
     out.push_back(conv_case(g, d, 32, 160, 32, 24, 160, 7, 1, 20));
@@ -330,8 +331,7 @@ std::vector<BenchCase> cuda_kernel_cases() {
     out.push_back(deconv_case(g, d, 32, 160, 8, 6, 160, 160));
     out.push_back(deconv_case(g, d, 32, 160, 32, 24, 160, 160));
   }
-  {
-    const std::string g = "ZoomNet 384x288 b32";
+  if (const std::string g = "ZoomNet 384x288 b32"; make(g)) {
     out.push_back(roi_case(g, d, {32, 32, 96, 72}, 3, 64, 0.25));
     out.push_back(elastic_case(g, d, {256, 256, 3, 3}, {128, 192, 3}));
     std::vector<Shape> shapes;  // about HRNet-W32's 28.5M parameters in 300 tensors of its shapes
