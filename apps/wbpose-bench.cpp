@@ -10,7 +10,6 @@
 int main(int argc, char** argv) {
   CLI::App app{"wbpose-bench: our ops and kernels against PyTorch and cuDNN, same machine, same run"};
   wb::bench::RunOptions opt;
-  opt.script = std::string(WBPOSE_SOURCE_DIR) + "/bench/torch_bench.py";
   app.add_option("mode", opt.mode,
                  "ops (CPU, HRNet-W32 shapes, batch 1 and 8), kernels (CUDA, batch 32), model (a whole model "
                  "from --config, next to the PyTorch reference model) or data (the top-down sample pipeline "
@@ -19,7 +18,15 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"ops", "kernels", "model", "data"}));
   app.add_option("--python", opt.python, "Python interpreter with torch (and torchvision)");
   app.add_option("--out", opt.out_md, "write the table as Markdown to this file");
-  app.add_option("--filter", opt.filter, "only cases whose network or op name contains this text");
+  app.add_option("--group", opt.groups,
+                 "only the case groups (networks) whose name contains this text; the others are not even "
+                 "made (repeat it: groups matching any)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--filter", opt.filters,
+                 "only cases whose network or op name contains this text (repeat it: cases matching any)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--iters", opt.timing.iters, "timed runs per measurement (the median is reported)");
   app.add_option("--warmup", opt.timing.warmup, "untimed runs first");
   wb::bench::DataBenchOptions data_opt;
@@ -27,14 +34,19 @@ int main(int argc, char** argv) {
   app.add_option("--workers", data_opt.workers, "data: loader threads (default: one per hardware thread)");
   app.add_option("--images", data_opt.images, "data: distinct generated images");
   wb::bench::ModelBenchOptions model_opt;
-  model_opt.script = std::string(WBPOSE_SOURCE_DIR) + "/bench/torch_model_bench.py";
   app.add_option("--config", model_opt.config, "model: the model config (configs/*.json)");
   app.add_option("--device", model_opt.device, "model: cpu or cuda");
   app.add_option("--batch", model_opt.large_batch, "model: the large batch (forward and training step)");
+  std::string source_dir = WBPOSE_SOURCE_DIR;
+  app.add_option("--source-dir", source_dir,
+                 "the wbpose source tree holding bench/*.py (default: the one this binary was built from; a "
+                 "binary copied to another machine needs its copy of the tree)");
   bool no_torch = false;
   app.add_flag("--no-torch", no_torch, "do not time PyTorch (the table says so)");
   CLI11_PARSE(app, argc, argv);
   opt.torch = !no_torch;
+  opt.script = source_dir + "/bench/torch_bench.py";
+  model_opt.script = source_dir + "/bench/torch_model_bench.py";
   try {
     if (opt.mode == "model") {
       wb::check(!model_opt.config.empty(), "wbpose-bench model: --config is required");

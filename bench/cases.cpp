@@ -264,8 +264,10 @@ BenchCase adam_case(const std::string& group, Device d, const std::vector<Shape>
 }
 
 // The convolution shapes of HRNet-W32 at an input of h x w (maps at 1/4 ... 1/32).
-void hrnet_cases(std::vector<BenchCase>& out, Device d, int64_t n, int64_t h, int64_t w, int64_t keypoints) {
+void hrnet_cases(std::vector<BenchCase>& out, Device d, int64_t n, int64_t h, int64_t w, int64_t keypoints,
+                 const GroupFilter& make) {
   const std::string g = "HRNet-W32 " + hw(h, w) + " b" + std::to_string(n);
+  if (!make(g)) return;
   const int64_t h4 = h / 4, w4 = w / 4;
   out.push_back(conv_case(g, d, n, 3, h, w, 64, 3, 2, 1));
   out.push_back(conv_case(g, d, n, 64, h / 2, w / 2, 64, 3, 2, 1));
@@ -291,11 +293,10 @@ void hrnet_cases(std::vector<BenchCase>& out, Device d, int64_t n, int64_t h, in
 // The grouped and depthwise convolutions of S-ViPNAS at 256x192 (MMPose's ViPNAS_ResNet and
 // ViPNAS_MobileNetV3 defaults): every middle conv shape of each stage (the stride-2 first block and
 // the stride-1 rest) and the three 4x4 stride-2 transposed convs of each head.
-void vipnas_cases(std::vector<BenchCase>& out, Device d, int64_t n) {
+void vipnas_cases(std::vector<BenchCase>& out, Device d, int64_t n, const GroupFilter& make) {
   const std::string b = " 256x192 b" + std::to_string(n);
-  {
+  if (const std::string g = "S-ViPNAS-Res50" + b; make(g)) {
     // Stem 7x7 s2 and max pool to 64x48; widths 80/160/304/608, kernels 3/5/5/5, groups 16.
-    const std::string g = "S-ViPNAS-Res50" + b;
     out.push_back(conv_case(g, d, n, 80, 64, 48, 80, 3, 1, 16));
     out.push_back(conv_case(g, d, n, 160, 64, 48, 160, 5, 2, 16));
     out.push_back(conv_case(g, d, n, 160, 32, 24, 160, 5, 1, 16));
@@ -307,10 +308,9 @@ void vipnas_cases(std::vector<BenchCase>& out, Device d, int64_t n) {
     out.push_back(deconv_case(g, d, n, 144, 16, 12, 144, 16));
     out.push_back(deconv_case(g, d, n, 144, 32, 24, 144, 16));
   }
-  {
+  if (const std::string g = "S-ViPNAS-MbV3" + b; make(g)) {
     // Stem 3x3 s2 to 128x96; the inverted residuals' middle convs (widths x expansion = 16, 120,
     // 160, 400, 560, 960 channels; groups 8, 120, 20, 100, 280, 240), then the depthwise head.
-    const std::string g = "S-ViPNAS-MbV3" + b;
     out.push_back(conv_case(g, d, n, 16, 128, 96, 16, 3, 1, 8));
     out.push_back(conv_case(g, d, n, 120, 128, 96, 120, 7, 2, 120));
     out.push_back(conv_case(g, d, n, 120, 64, 48, 120, 7, 1, 120));
@@ -329,27 +329,27 @@ void vipnas_cases(std::vector<BenchCase>& out, Device d, int64_t n) {
 
 }  // namespace
 
-std::vector<BenchCase> cpu_op_cases() {
+std::vector<BenchCase> cpu_op_cases(const GroupFilter& make) {
   std::vector<BenchCase> out;
   const Device d = Device::cpu();
   for (int64_t n : {1, 8}) {
-    hrnet_cases(out, d, n, 256, 192, 17);
+    hrnet_cases(out, d, n, 256, 192, 17, make);
     const std::string g = "ZoomNet heads b" + std::to_string(n);
+    if (!make(g)) continue;
     out.push_back(roi_case(g, d, {n, 32, 96, 72}, 3, 64, 0.25));
     out.push_back(elastic_case(g, d, {64, 64, 3, 3}, {32, 48, 3}));
   }
-  for (int64_t n : {1, 32}) vipnas_cases(out, d, n);
+  for (int64_t n : {1, 32}) vipnas_cases(out, d, n, make);
   return out;
 }
 
-std::vector<BenchCase> cuda_kernel_cases() {
+std::vector<BenchCase> cuda_kernel_cases(const GroupFilter& make) {
   std::vector<BenchCase> out;
   const Device d = Device::cuda();
-  hrnet_cases(out, d, 32, 256, 192, 133);
-  hrnet_cases(out, d, 32, 384, 288, 133);
-  vipnas_cases(out, d, 32);
-  {
-    const std::string g = "ZoomNet 384x288 b32";
+  hrnet_cases(out, d, 32, 256, 192, 133, make);
+  hrnet_cases(out, d, 32, 384, 288, 133, make);
+  vipnas_cases(out, d, 32, make);
+  if (const std::string g = "ZoomNet 384x288 b32"; make(g)) {
     out.push_back(roi_case(g, d, {32, 32, 96, 72}, 3, 64, 0.25));
     out.push_back(elastic_case(g, d, {256, 256, 3, 3}, {128, 192, 3}));
     std::vector<Shape> shapes;  // about HRNet-W32's 28.5M parameters in 300 tensors of its shapes

@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <ctime>
 #include <iomanip>
@@ -60,6 +61,28 @@ data::Batch synthetic_batch(int64_t n, int64_t k, const pose::HeatmapCodec& code
   return b;
 }
 
+// The Markdown table of the passes timed so far; torch_note, when set, says why PyTorch's column is empty.
+std::string render(const ModelBenchOptions& opt, const std::string& family, Device device,
+                   const std::array<int64_t, 2>& hw, int64_t k, const std::vector<Measure>& rows,
+                   const std::string& torch_note) {
+  std::ostringstream md;
+  const std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+  md << "# wbpose-bench model\n\n- config: " << opt.config << " (" << family << ", " << hw[0] << "x" << hw[1] << ", " << k
+     << " keypoints)\n- device: " << device_name(device)
+     << (device.is_cpu() ? " (" + std::to_string(omp_get_max_threads()) + " OpenMP threads)" : "") << "\n- date: " << date
+     << "\n- timing: median of up to " << opt.timing.iters << " runs after " << opt.timing.warmup
+     << " warm-up(s); ratio = PyTorch time / our time (above 1: ours is faster), same run\n";
+  if (!torch_note.empty()) md << "- PyTorch reference: " << torch_note << "\n";
+  md << "\n| pass | batch | ours ms | torch ms | ratio |\n|---|---|---|---|---|\n";
+  for (const Measure& m : rows) {
+    md << "| " << m.name << " | " << m.batch << " | " << fmt(m.ours) << " | " << fmt(m.torch) << " | "
+       << (m.torch > 0 ? fmt(m.torch / m.ours, 2) + "x" : "-") << " |\n";
+  }
+  return md.str();
+}
+
 }  // namespace
 
 int run_model_benchmark(const ModelBenchOptions& opt) {
@@ -79,6 +102,13 @@ int run_model_benchmark(const ModelBenchOptions& opt) {
   std::vector<Measure> rows = {{"forward (eval)", 1, false},
                                {"forward (eval)", opt.large_batch, false},
                                {"forward + backward (train)", opt.large_batch, true}};
+  // Written after each of our passes, so that a run cut short keeps what it measured.
+  std::string torch_note = opt.torch ? "pending (timed after all of our passes)" : "";
+  auto write = [&] {
+    const std::string md = render(opt, spec.family->name(), device, hw, k, rows, torch_note);
+    if (!opt.out_md.empty()) write_file_atomic(opt.out_md, md);
+    return md;
+  };
   for (Measure& m : rows) {
     std::cerr << "timing ours: " << m.name << " batch " << m.batch << "\n";
     const data::Batch batch = synthetic_batch(m.batch, k, spec.codec, device);
@@ -95,10 +125,12 @@ int run_model_benchmark(const ModelBenchOptions& opt) {
       autograd::NoGradGuard no_grad;
       m.ours = time_ms([&] { model(batch.images); }, device, opt.timing);
     }
+    std::cerr << "  ours: " << fmt(m.ours) << " ms\n";
+    write();
   }
 
-  std::string torch_error;
   if (opt.torch) {
+    std::string torch_error;
     const std::string out = "/tmp/wbpose-model-bench-" + std::to_string(::getpid()) + ".json";
     std::ostringstream cmd;
     cmd << opt.python << " " << opt.script << " --config " << opt.config << " --weights " << weights
@@ -122,28 +154,13 @@ int run_model_benchmark(const ModelBenchOptions& opt) {
     } else {
       torch_error = "could not start " + opt.python;
     }
+    torch_note = torch_error.empty() ? "" : "NOT TIMED: " + torch_error;
   } else {
-    torch_error = "PyTorch timing switched off (--no-torch)";
+    torch_note = "NOT TIMED: PyTorch timing switched off (--no-torch)";
   }
   std::remove(weights.c_str());
 
-  std::ostringstream md;
-  const std::time_t now = std::time(nullptr);
-  char date[32];
-  std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
-  md << "# wbpose-bench model\n\n- config: " << opt.config << " (" << spec.family->name() << ", " << hw[0] << "x"
-     << hw[1] << ", " << k << " keypoints)\n- device: " << device_name(device)
-     << (device.is_cpu() ? " (" + std::to_string(omp_get_max_threads()) + " OpenMP threads)" : "") << "\n- date: " << date
-     << "\n- timing: median of up to " << opt.timing.iters << " runs after " << opt.timing.warmup
-     << " warm-up(s); ratio = PyTorch time / our time (above 1: ours is faster), same run\n";
-  if (!torch_error.empty()) md << "- PyTorch reference: NOT TIMED: " << torch_error << "\n";
-  md << "\n| pass | batch | ours ms | torch ms | ratio |\n|---|---|---|---|---|\n";
-  for (const Measure& m : rows) {
-    md << "| " << m.name << " | " << m.batch << " | " << fmt(m.ours) << " | " << fmt(m.torch) << " | "
-       << (m.torch > 0 ? fmt(m.torch / m.ours, 2) + "x" : "-") << " |\n";
-  }
-  std::cout << md.str();
-  if (!opt.out_md.empty()) write_file_atomic(opt.out_md, md.str());
+  std::cout << write();
   return 0;
 }
 

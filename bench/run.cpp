@@ -70,49 +70,10 @@ json run_torch(const RunOptions& opt, const std::vector<BenchCase>& cases, const
   return out;
 }
 
-}  // namespace
-
-int run_benchmark(const RunOptions& opt) {
-  const bool gpu = opt.mode == "kernels";
-  check(gpu || opt.mode == "ops", "wbpose-bench: unknown mode '", opt.mode, "' (ops or kernels)");
-  if (gpu) check(cuda::available(), "wbpose-bench kernels: no CUDA device is available on this machine");
-  const Device device = gpu ? Device::cuda() : Device::cpu();
-
-  std::vector<BenchCase> all = gpu ? cuda_kernel_cases() : cpu_op_cases();
-  std::vector<BenchCase> cases;
-  for (BenchCase& c : all) {
-    if (opt.filter.empty() || c.group.find(opt.filter) != std::string::npos ||
-        c.name.find(opt.filter) != std::string::npos)
-      cases.push_back(std::move(c));
-  }
-  check(!cases.empty(), "wbpose-bench: no case matches the filter '", opt.filter, "'");
-
-  std::vector<Row> rows;
-  for (const BenchCase& c : cases) {
-    Row r{&c};
-    std::cerr << "timing " << c.group << " | " << c.name << "\n";
-    r.fwd = time_ms(c.fwd, device, opt.timing);
-    if (c.bwd) r.bwd = time_ms(c.bwd, device, opt.timing);
-    if (c.fwd_cudnn) r.cudnn_fwd = time_ms(c.fwd_cudnn, device, opt.timing);
-    if (c.bwd_cudnn) r.cudnn_bwd = time_ms(c.bwd_cudnn, device, opt.timing);
-    rows.push_back(r);
-  }
-
-  std::string torch_error;
-  if (opt.torch) {
-    const json t = run_torch(opt, cases, gpu ? "cuda" : "cpu", torch_error);
-    for (Row& r : rows) {
-      const std::string key = r.c->group + " | " + r.c->name;
-      if (t.is_object() && t.contains(key)) {
-        r.torch_fwd = t[key].value("fwd_ms", -1.0);
-        r.torch_bwd = t[key].value("bwd_ms", -1.0);
-      }
-    }
-  } else {
-    torch_error = "PyTorch timing switched off (--no-torch)";
-  }
-
-  const double bandwidth = gpu ? measured_copy_bandwidth() : 0.0;
+// The Markdown table of the rows timed so far. torch_note, when set, says why PyTorch's columns
+// are empty.
+std::string render(const RunOptions& opt, Device device, bool gpu, double bandwidth, const std::vector<Row>& rows,
+                   const std::string& torch_note) {
   std::ostringstream md;
   const std::time_t now = std::time(nullptr);
   char date[32];
@@ -122,7 +83,7 @@ int run_benchmark(const RunOptions& opt) {
      << "\n- date: " << date << "\n- timing: median of up to " << opt.timing.iters << " runs after " << opt.timing.warmup
      << " warm-ups; ratios are reference time / our time (above 1: ours is faster), from the same run\n";
   if (gpu) md << "- measured device copy bandwidth: " << fmt(bandwidth / 1e9, 0) << " GB/s (read + write)\n";
-  if (!torch_error.empty()) md << "- PyTorch reference: NOT TIMED: " << torch_error << "\n";
+  if (!torch_note.empty()) md << "- PyTorch reference: " << torch_note << "\n";
   md << "\n| network | op | ours fwd ms | torch fwd ms | fwd vs torch | ours bwd ms | torch bwd ms | bwd vs torch |";
   if (gpu) md << " cudnn fwd ms | fwd vs cudnn | cudnn bwd ms | bwd vs cudnn | ours fwd rate |";
   md << "\n|---|---|---|---|---|---|---|---|";
@@ -146,8 +107,74 @@ int run_benchmark(const RunOptions& opt) {
     }
     md << "\n";
   }
-  std::cout << md.str();
-  if (!opt.out_md.empty()) write_file_atomic(opt.out_md, md.str());
+  return md.str();
+}
+
+}  // namespace
+
+int run_benchmark(const RunOptions& opt) {
+  const bool gpu = opt.mode == "kernels";
+  check(gpu || opt.mode == "ops", "wbpose-bench: unknown mode '", opt.mode, "' (ops or kernels)");
+  if (gpu) check(cuda::available(), "wbpose-bench kernels: no CUDA device is available on this machine");
+  const Device device = gpu ? Device::cuda() : Device::cpu();
+
+  const GroupFilter make = [&](const std::string& group) {
+    if (opt.groups.empty()) return true;
+    for (const std::string& g : opt.groups)
+      if (group.find(g) != std::string::npos) return true;
+    return false;
+  };
+  std::vector<BenchCase> all = gpu ? cuda_kernel_cases(make) : cpu_op_cases(make);
+  std::vector<BenchCase> cases;
+  auto wanted = [&](const BenchCase& c) {
+    if (opt.filters.empty()) return true;
+    for (const std::string& f : opt.filters)
+      if (c.group.find(f) != std::string::npos || c.name.find(f) != std::string::npos) return true;
+    return false;
+  };
+  for (BenchCase& c : all) {
+    if (wanted(c)) cases.push_back(std::move(c));
+  }
+  std::string wanted_text;
+  for (const std::string& f : opt.groups) wanted_text += " --group '" + f + "'";
+  for (const std::string& f : opt.filters) wanted_text += " --filter '" + f + "'";
+  check(!cases.empty(), "wbpose-bench: no case matches", wanted_text);
+
+  const double bandwidth = gpu ? measured_copy_bandwidth() : 0.0;
+  std::vector<Row> rows;
+  std::string torch_note = opt.torch ? "pending (timed after all of our cases)" : "";
+  auto write = [&] {
+    const std::string md = render(opt, device, gpu, bandwidth, rows, torch_note);
+    if (!opt.out_md.empty()) write_file_atomic(opt.out_md, md);
+    return md;
+  };
+  for (const BenchCase& c : cases) {
+    Row r{&c};
+    std::cerr << "timing " << c.group << " | " << c.name << "\n";
+    r.fwd = time_ms(c.fwd, device, opt.timing);
+    if (c.bwd) r.bwd = time_ms(c.bwd, device, opt.timing);
+    if (c.fwd_cudnn) r.cudnn_fwd = time_ms(c.fwd_cudnn, device, opt.timing);
+    if (c.bwd_cudnn) r.cudnn_bwd = time_ms(c.bwd_cudnn, device, opt.timing);
+    rows.push_back(r);
+    write();
+  }
+
+  if (opt.torch) {
+    std::string torch_error;
+    const json t = run_torch(opt, cases, gpu ? "cuda" : "cpu", torch_error);
+    torch_note = torch_error.empty() ? "" : "NOT TIMED: " + torch_error;
+    for (Row& r : rows) {
+      const std::string key = r.c->group + " | " + r.c->name;
+      if (t.is_object() && t.contains(key)) {
+        r.torch_fwd = t[key].value("fwd_ms", -1.0);
+        r.torch_bwd = t[key].value("bwd_ms", -1.0);
+      }
+    }
+  } else {
+    torch_note = "NOT TIMED: PyTorch timing switched off (--no-torch)";
+  }
+
+  std::cout << write();
   return 0;
 }
 

@@ -13,6 +13,12 @@ void set_device(int index);
 // The caching allocator: freed blocks go to a per-size-class free list and are reused, so the
 // hot path never calls cudaMalloc/cudaFree. All work runs on one stream per device (stream()),
 // so a freed block can be handed out again at once in stream order.
+// The environment variable WBPOSE_CUDA_ALLOC=exact (read once, at the first allocation) turns the
+// cache off for sanitizer runs: each allocation is its own cudaMalloc of exactly the bytes asked
+// for, and each release waits for the stream and frees it. compute-sanitizer's memcheck then sees
+// every tensor's true bounds: a size class hides an overrun inside its rounded-up block, and a
+// reused block hides a use after release. Slow; never for timing. Unset or "caching": the cache.
+// Pinned host memory is cached either way.
 void* allocate(size_t bytes, int device);
 void release(void* ptr, int device);
 void empty_cache();

@@ -1,6 +1,8 @@
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "tensor/cuda/check.h"
@@ -26,6 +28,18 @@ struct DeviceState {
   AllocatorStats stats;
   std::atomic<cudaStream_t> stream{nullptr};  // created once, read lock-free on every launch
 };
+
+// WBPOSE_CUDA_ALLOC=exact (see cuda_runtime.h): read once, at the first allocation.
+bool exact_allocation() {
+  static const bool exact = [] {
+    const char* v = std::getenv("WBPOSE_CUDA_ALLOC");
+    const std::string mode = v ? v : "";
+    check(mode.empty() || mode == "caching" || mode == "exact", "WBPOSE_CUDA_ALLOC=", mode,
+          ": expected \"caching\" (the default) or \"exact\"");
+    return mode == "exact";
+  }();
+  return exact;
+}
 
 DeviceState& state(int device) {
   static DeviceState states[kMaxDevices];
@@ -65,11 +79,13 @@ void set_device(int index) { check_cuda(cudaSetDevice(index), "cudaSetDevice"); 
 void* allocate(size_t bytes, int device) {
   check(available(), "cuda: no CUDA device is available (allocating ", bytes, " bytes)");
   DeviceState& s = state(device);
-  const size_t cls = size_class(bytes);
+  // Exact mode: the block is exactly `bytes` long and never reused, so its bounds are the tensor's.
+  const bool exact = exact_allocation();
+  const size_t cls = exact ? bytes : size_class(bytes);
   std::lock_guard<std::mutex> lock(s.mu);
   void* p = nullptr;
   auto it = s.free_blocks.find(cls);
-  if (it != s.free_blocks.end() && !it->second.empty()) {
+  if (!exact && it != s.free_blocks.end() && !it->second.empty()) {
     p = it->second.back();
     it->second.pop_back();
     s.stats.cached_bytes -= cls;
@@ -99,6 +115,14 @@ void release(void* ptr, int device) {
   const size_t cls = it->second;
   s.live.erase(it);
   s.stats.in_use_bytes -= cls;
+  if (exact_allocation()) {
+    // Work queued on the stream may still use the block: drain it first. Errors are left for the
+    // next checked call to report (this runs in destructors, which must not throw).
+    cudaSetDevice(device);
+    if (cudaStream_t st = s.stream.load()) cudaStreamSynchronize(st);
+    cudaFree(ptr);
+    return;
+  }
   s.stats.cached_bytes += cls;
   s.free_blocks[cls].push_back(ptr);
 }

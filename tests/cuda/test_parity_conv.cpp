@@ -1,4 +1,6 @@
-// Convolution parity: every CUDA path (native dispatcher, cuDNN, autotune) against the CPU.
+// Convolution parity: every CUDA path (native dispatcher, cuDNN, autotune) against the CPU, the
+// fused inference epilogue, and every tile shape of the implicit-GEMM kernels.
+#include <cuda_runtime_api.h>
 #include <doctest/doctest.h>
 
 #include "kernels/conv.h"
@@ -65,6 +67,29 @@ ParityCase deconv_case(const char* tag, const Shape& x, int64_t out, int64_t ker
     Tensor y = k::conv_transpose2d_forward(in[0], in[1], in[2], p);
     k::ConvGrads g = k::conv_transpose2d_backward(in[3], in[0], in[1], p, true, true, true);
     return {{"y", y}, {"dx", g.dx}, {"dw", g.dw}, {"db", g.db}};
+  };
+  c.tol = kTf32;
+  return c;
+}
+
+// conv2d_forward_fused: y = conv(x, w) * scale + bias + residual, then the ReLU, each step optional.
+// On CUDA the scale is folded into the weights and the rest runs after the convolution.
+ParityCase fused_case(const ConvShape& s, k::ConvAlgo algo, uint64_t seed) {
+  k::Conv2dParams p = params_of(s, algo);
+  const Shape w_shape{s.out, s.x[1] / s.groups, s.kernel, s.kernel};
+  const auto hw = k::conv2d_output_hw(s.x, w_shape, p);
+  ParityCase c;
+  c.name = std::string("fused ") + s.tag + " algo " + std::to_string(static_cast<int>(algo));
+  c.inputs = {rnd(s.x, seed), rnd(w_shape, seed + 1, 0.2), uniform({s.out}, seed + 2, 0.5, 1.5), rnd({s.out}, seed + 3),
+              rnd({s.x[0], s.out, hw[0], hw[1]}, seed + 4)};
+  c.run = [p](const std::vector<Tensor>& v) -> Outputs {
+    k::Conv2dParams relu = p;
+    relu.relu = true;
+    return {{"scale_bias_residual_relu", k::conv2d_forward_fused(v[0], v[1], {v[2], v[3], v[4]}, relu)},
+            {"scale_bias_residual", k::conv2d_forward_fused(v[0], v[1], {v[2], v[3], v[4]}, p)},
+            {"scale_only", k::conv2d_forward_fused(v[0], v[1], {.scale = v[2]}, p)},
+            {"residual_relu", k::conv2d_forward_fused(v[0], v[1], {.residual = v[4]}, relu)},
+            {"bias_relu", k::conv2d_forward_fused(v[0], v[1], {.bias = v[3]}, relu)}};
   };
   c.tol = kTf32;
   return c;
@@ -138,9 +163,23 @@ TEST_CASE("parity small: conv2d (native, cudnn, autotune)") {
   run_conv_table(kSmall, 100);
 }
 
+TEST_CASE("parity small: fused conv epilogue (scale, bias, residual, ReLU)") {
+  if (!require_gpu()) return;
+  uint64_t seed = 500;
+  for (const ConvShape& s : {ConvShape{"1x1 implicit GEMM", {2, 16, 5, 7}, 24, 1, 1, 0, 1, 1, false},
+                             ConvShape{"3x3 s2 implicit GEMM", {1, 8, 9, 11}, 40, 3, 2, 1, 1, 1, false},
+                             ConvShape{"depthwise 3x3 direct", {2, 8, 9, 7}, 8, 3, 1, 1, 1, 8, false}}) {
+    for (k::ConvAlgo algo : {k::ConvAlgo::Native, k::ConvAlgo::Cudnn, k::ConvAlgo::Autotune}) {
+      check_parity(fused_case(s, algo, seed));
+      seed += 10;
+    }
+  }
+}
+
 TEST_CASE("parity small: conv_transpose2d and linear") {
   if (!require_gpu()) return;
-  for (k::ConvAlgo algo : {k::ConvAlgo::Native, k::ConvAlgo::Cudnn}) {
+  // Autotune: transposed convs reach the autotune cache through the backward-data primitive.
+  for (k::ConvAlgo algo : {k::ConvAlgo::Native, k::ConvAlgo::Cudnn, k::ConvAlgo::Autotune}) {
     check_parity(deconv_case("deconv k4 s2 p1", {2, 8, 5, 7}, 4, 4, 2, 1, 0, 1, algo, 7));
     check_parity(deconv_case("deconv groups 2", {1, 6, 4, 5}, 4, 3, 1, 1, 0, 2, algo, 8));
     check_parity(deconv_case("deconv out_pad 1", {2, 3, 5, 4}, 5, 3, 2, 1, 1, 1, algo, 9));
@@ -156,6 +195,35 @@ TEST_CASE("parity small: conv_transpose2d and linear") {
     };
     c.tol = {1e-5, 1e-5};
     check_parity(c);
+  }
+}
+
+// Every tile of kernels/cuda/conv_implicit_gemm.cu, on problems sized from this GPU's SM count S
+// (the tile choice wants at least 2S blocks), kept small by spreading the blocks over groups:
+//   gather_gemm_kernel (forward, backward-data): 128x32 and 64x32 for <= 32 channels per group,
+//     128x64, 64x64 and 64x32 above. 64x32 both ways: kSmall ("1x1", "wide k, tiny map").
+//   weight_grad_kernel: 128x64 (>= 128 outputs per group), 32x128 (<= 32 outputs per group and
+//     >= 128 (channel, tap) columns), 64x64 otherwise.
+// Each case below is 1 x (cin_g * G) x 32 x 32, 3x3, stride 1, so a pass has m = 1024 pixels.
+TEST_CASE("parity small: implicit-GEMM tile shapes") {
+  if (!require_gpu()) return;
+  int sms = 0;
+  REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess);
+  auto case_of = [](const char* tag, int64_t cin_g, int64_t cout_g, int64_t groups) {
+    return ConvShape{tag, {1, cin_g * groups, 32, 32}, cout_g * groups, 3, 1, 1, 1, groups, true};
+  };
+  // 16 -> 16 per group, G = ceil(S/4): 8 * G >= 2S blocks of 128x32 forward and backward-data;
+  // weight grad 16 rows x 144 columns: 32x128.
+  const ConvShape narrow = case_of("tiles 128x32, wgrad 32x128", 16, 16, (sms + 3) / 4);
+  // 8 -> 128 per group, G = ceil(S/8): 16 * G >= 2S blocks of 128x64 forward; weight grad 128x64.
+  const ConvShape wide = case_of("tiles 128x64, wgrad 128x64", 8, 128, (sms + 7) / 8);
+  // 8 -> 64 per group, G = ceil(S/8): 8 * G < 2S blocks of 128x64 but 16 * G >= 2S of 64x64
+  // forward; weight grad 64 rows: 64x64.
+  const ConvShape middle = case_of("tiles 64x64, wgrad 64x64", 8, 64, (sms + 7) / 8);
+  uint64_t seed = 700;
+  for (const ConvShape& s : {narrow, wide, middle}) {
+    check_parity(conv_case(s, k::ConvAlgo::Native, seed));
+    seed += 10;
   }
 }
 

@@ -3,7 +3,8 @@
 // test_parity_core.cpp may not reach: scalar fallbacks for misaligned views (a view at an odd
 // element offset is contiguous but not 16-byte aligned), float4 tails, empty tensors, reductions
 // long enough to be split across blocks, concat word widths, optimizer batches beyond one launch,
-// and every GEMM transpose combination.
+// every GEMM transpose combination, and .contiguous() of permuted, transposed, narrowed and expanded
+// views of every element size (strided_copy_kernel).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -67,6 +68,31 @@ void reduce_paths(const Shape& s, const Shape& to, uint64_t seed) {
     return {{"sum_all", k::sum_all(v[0])}, {"sum_to", k::sum_to(v[0], to)}};
   };
   c.tol = kSum;
+  check_parity(c);
+}
+
+// .contiguous() on CUDA gathers a view with strided_copy_kernel (one instantiation per element
+// size); the CPU copies it element by element. Each output is a view of the input made contiguous.
+void contiguous_paths(const Shape& s, DType dtype, uint64_t seed) {
+  ParityCase c;
+  c.name = "contiguous of views " + shape_str(s) + " " + dtype_name(dtype);
+  // U8 holds 0..255 only; the others get signed values.
+  c.inputs = {dtype == DType::U8 ? uniform(s, seed, 0.0, 250.0).to(dtype) : rnd(s, seed, 4.0).to(dtype)};
+  c.run = [](const std::vector<Tensor>& v) -> Outputs {
+    const Tensor& x = v[0];  // [A, B, C, D]
+    const Tensor nhwc = x.permute({0, 2, 3, 1});
+    const Tensor inner = x.narrow(1, 1, x.size(1) - 1).narrow(3, 1, x.size(3) - 2);  // at an offset
+    const Tensor five = x.reshape({x.size(0), x.size(1), x.size(2), 1, x.size(3)});
+    Outputs out{{"permute_0231", nhwc.contiguous()},
+                {"permute_3120", x.permute({3, 1, 2, 0}).contiguous()},
+                {"transpose_23", x.transpose(2, 3).contiguous()},
+                {"narrowed_permuted", inner.permute({2, 0, 3, 1}).contiguous()},
+                {"permute_of_permute", nhwc.permute({3, 0, 2, 1}).contiguous()},
+                {"five_dims", five.expand({x.size(0), x.size(1), x.size(2), 3, x.size(3)}).permute({4, 3, 2, 1, 0}).contiguous()}};
+    for (const auto& o : out) CHECK_MESSAGE(o.second.is_contiguous(), o.first);
+    return out;
+  };
+  c.tol = {0.0, 0.0};  // a copy: bit for bit
   check_parity(c);
 }
 
@@ -207,6 +233,8 @@ TEST_CASE("parity paths: elementwise tails, misaligned views, reductions") {
   reduce_paths({4096, 3}, {3}, 67);               // narrow columns, reduce split across blocks
   reduce_paths({16, 5, 257}, {1, 5, 1}, 68);      // two reduction runs with odd sizes
   reduce_paths({1 << 22}, {1}, 69);               // one long row, split and summed in order
+  reduce_paths({6, 64}, {6, 1}, 81);              // short aligned rows of 4k floats: sum_rows_warp_kernel<4>
+  reduce_paths({5, 1024}, {5, 1}, 82);            // the longest row one warp takes, float4 loads
 }
 
 TEST_CASE("parity paths: concat, batch norm, pooling") {
@@ -231,6 +259,17 @@ TEST_CASE("parity paths: concat, batch norm, pooling") {
   p.padding = {1, 1};
   p.ceil_mode = true;
   pool_paths({2, 3, 41, 41}, p, 80);  // global pool rows past one warp's length, odd
+  pool_paths({2, 3, 8, 8}, p, 83);    // global pool over 64-float planes: sum_rows_warp_kernel<4>
+}
+
+TEST_CASE("parity paths: contiguous copies of permuted and strided views") {
+  if (!require_gpu()) return;
+  contiguous_paths({2, 3, 5, 7}, DType::F32, 84);
+  contiguous_paths({3, 4, 2, 5}, DType::F64, 85);  // 8-byte elements
+  contiguous_paths({2, 5, 3, 4}, DType::I64, 86);
+  contiguous_paths({1, 6, 7, 3}, DType::F16, 87);  // 2-byte elements
+  contiguous_paths({2, 3, 9, 4}, DType::U8, 88);   // 1-byte elements
+  contiguous_paths({4, 33, 17, 65}, DType::F32, 89);  // more elements than one block
 }
 
 TEST_CASE("parity paths: fused optimizers and GEMM") {

@@ -60,8 +60,17 @@ void module_case(const std::string& name, const std::function<std::shared_ptr<nn
     autograd::backward(y, Tensor::ones(y.shape(), y.dtype(), y.device()));
     Outputs out{{"y", y}, {"dx", x.grad()}};
     for (const auto& [entry, p] : m->named_parameters()) out.emplace_back("grad." + entry, p.grad());
-    // num_batches_tracked is compared as f32 (the harness compares floating outputs).
-    for (const auto& [entry, b] : m->named_buffers()) out.emplace_back(entry, b.to(DType::F32));
+    // Buffers are compared as f32 (the harness compares floating outputs). num_batches_tracked is a
+    // host buffer that Module::to() leaves on the CPU on purpose (BatchNorm2d counts its steps without
+    // a GPU round trip): check that placement here, then compare its value moved to the run's device,
+    // so that the harness's "every output is on the GPU" check holds for everything else unchanged.
+    for (const auto& buffer : m->named_buffers()) {
+      const std::string& entry = buffer.first;
+      const Tensor& b = buffer.second;
+      const bool host_buffer = entry.ends_with("num_batches_tracked");
+      CHECK_MESSAGE(b.is_cuda() == (v[0].is_cuda() && !host_buffer), entry << " is on " << b.device().str());
+      out.emplace_back(entry, b.to(DType::F32).to(v[0].device()));
+    }
     return out;
   };
   c.tol = {1e-5, 1e-4};
