@@ -1,8 +1,8 @@
 // Building a top-down model from its JSON config (configs/*.json). The field "type" picks the
 // model: "hrnet" (pose/models/hrnet.h) or "simplebaseline" (pose/models/simple_baseline.h); the
-// other fields are that config's, each defaulted, unknown ones an error naming them. A "zoomnet"
-// config is not a single top-down model: build_zoomnet() (pose/models/zoomnet.h) builds it, and
-// model_type() tells a program which builder to call.
+// other fields are that config's, each defaulted, unknown ones an error naming them. The other
+// models have builders of their own (pose/models/zoomnet.h, mspn.h, vipnas.h); the drivers never
+// choose between them: tasks/family_registry.cpp maps every "type" to its family.
 #pragma once
 #include <memory>
 #include <string>
