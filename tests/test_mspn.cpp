@@ -19,6 +19,7 @@
 #include "pose/models/mspn.h"
 #include "pose/models/mspn_loss.h"
 #include "tensor/error.h"
+#include "tests/model_parity.h"
 #include "tests/util.h"
 
 using namespace wb;
@@ -43,38 +44,6 @@ pose::MSPNConfig read_config(const std::string& file) {
   return pose::mspn_config_from_json(pose::read_json_file(config_path(file)), file);
 }
 
-// max|a - b| / max(max|b|, floor), as tests/test_models.cpp measures errors: relative to the
-// tensor's scale, which accumulated rounding error is proportional to.
-double scaled_error(const Tensor& actual, const Tensor& expected, double floor = 0.0) {
-  REQUIRE_MESSAGE(actual.shape() == expected.shape(), actual.str() << " vs expected " << expected.str());
-  const std::vector<double> a = actual.to_double_vector(), e = expected.to_double_vector();
-  double diff = 0.0, scale = floor;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, std::isnan(a[i]) ? INFINITY : std::fabs(a[i] - e[i]));
-    scale = std::max(scale, std::fabs(e[i]));
-  }
-  return scale > 0.0 ? diff / scale : diff;
-}
-
-// ||a - b|| / max(||b||, floor).
-double l2_error(const Tensor& actual, const Tensor& expected, double floor = 0.0) {
-  REQUIRE_MESSAGE(actual.shape() == expected.shape(), actual.str() << " vs expected " << expected.str());
-  const std::vector<double> a = actual.to_double_vector(), e = expected.to_double_vector();
-  double d2 = 0.0, e2 = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    d2 += (a[i] - e[i]) * (a[i] - e[i]);
-    e2 += e[i] * e[i];
-  }
-  return std::isnan(d2) ? INFINITY : std::sqrt(d2) / std::max({std::sqrt(e2), floor, 1e-300});
-}
-
-#define CHECK_ERROR(error, tol, what)                            \
-  do {                                                           \
-    const double wb_e_ = (error), wb_t_ = (tol);                 \
-    INFO(what << ": error " << wb_e_ << " > tolerance " << wb_t_); \
-    CHECK(wb_e_ <= wb_t_);                                       \
-  } while (0)
-
 TensorMap state_entries(const SafetensorsFile& f) {
   TensorMap m;
   for (const auto& [name, t] : f.tensors) {
@@ -87,7 +56,7 @@ TensorMap state_entries(const SafetensorsFile& f) {
   return m;
 }
 
-// The parity checks of tests/test_models.cpp's check_parity (tolerances and their reasons are
+// The parity checks of tests/model_parity.h's check_parity (tolerances and their reasons are
 // explained there), with MSPN's outputs and loss: in f64 everything to 1e-5 of its scale; in f32
 // the heatmaps and losses to 1e-4 of their scale, eval-mode gradients to 1e-4 in relative L2 norm
 // (the reference's draw has no ReLU input within 3e-6 of zero in its eval forward), training-mode
@@ -114,14 +83,14 @@ void check_parity(DType dtype) {
     REQUIRE(static_cast<int64_t>(outs.size()) == cfg.num_outputs());
     for (size_t i = 0; i < outs.size(); ++i) {
       CAPTURE(i);
-      CHECK_ERROR(scaled_error(outs[i], test::ref(f, "output." + std::to_string(i))), tol, "eval heatmaps");
+      WB_CHECK_ERROR(test::scaled_error(outs[i], test::ref(f, "output." + std::to_string(i))), tol, "eval heatmaps");
     }
-    CHECK(scaled_error(model.forward(x), outs.back()) == 0.0);
+    CHECK(test::scaled_error(model.forward(x), outs.back()) == 0.0);
   }
   {
     const pose::MSPNLoss loss = pose::mspn_loss(model.forward_all(x), targets, weights, opts);
     autograd::backward(loss.total);
-    CHECK_ERROR(scaled_error(loss.total, test::ref(f, "eval_loss")), tol, "eval-mode loss");
+    WB_CHECK_ERROR(test::scaled_error(loss.total, test::ref(f, "eval_loss")), tol, "eval-mode loss");
     REQUIRE(loss.parts.size() == static_cast<size_t>(cfg.num_stages));
     double sum = 0.0;
     for (const auto& [name, v] : loss.parts) sum += v;
@@ -130,14 +99,14 @@ void check_parity(DType dtype) {
     for (auto& [pname, p] : model.named_parameters()) {
       CAPTURE(pname);
       REQUIRE(p.grad().defined());
-      CHECK_ERROR(l2_error(p.grad(), test::ref(f, "eval_grad." + pname)), tol, "eval-mode gradient");
+      WB_CHECK_ERROR(test::l2_error(p.grad(), test::ref(f, "eval_grad." + pname)), tol, "eval-mode gradient");
       p.set_grad(Tensor());
     }
   }
   model.train();
   const pose::MSPNLoss loss = pose::mspn_loss(model.forward_all(x), targets, weights, opts);
   autograd::backward(loss.total);
-  CHECK_ERROR(scaled_error(loss.total, test::ref(f, "loss")), tol, "training-mode loss");
+  WB_CHECK_ERROR(test::scaled_error(loss.total, test::ref(f, "loss")), tol, "training-mode loss");
   double grad_scale = 0.0;
   size_t ref_grads = 0;
   for (const auto& [rname, t] : f.tensors) {
@@ -155,16 +124,16 @@ void check_parity(DType dtype) {
     // errors are measured against the model's gradient scale where the tensor's own is tiny.
     const double floor = 1e-6 * grad_scale;
     if (exact) {
-      CHECK_ERROR(scaled_error(p.grad(), expected, floor), 1e-5, "training-mode gradient");
+      WB_CHECK_ERROR(test::scaled_error(p.grad(), expected, floor), 1e-5, "training-mode gradient");
     } else {
       const double fl = floor * std::sqrt(static_cast<double>(expected.numel()));
-      CHECK_ERROR(l2_error(p.grad(), expected, fl), 0.1, "training-mode gradient");
+      WB_CHECK_ERROR(test::l2_error(p.grad(), expected, fl), 0.1, "training-mode gradient");
     }
   }
   for (const auto& [bname, b] : model.named_buffers()) {
     if (b.dtype() != dtype) continue;  // num_batches_tracked
     CAPTURE(bname);
-    CHECK_ERROR(scaled_error(b, test::ref(f, "after." + bname)), tol, "running statistic after the step");
+    WB_CHECK_ERROR(test::scaled_error(b, test::ref(f, "after." + bname)), tol, "running statistic after the step");
   }
 }
 
