@@ -1,6 +1,20 @@
-"""The PyTorch side of wbpose-bench model: the reference model (tests/reference/models_ref.py, same
-architecture and parameter names as ours) on the same weights (--weights, loaded strictly), timed on
-the same passes and batch sizes."""
+"""The PyTorch side of wbpose-bench model: the reference model on the same weights (--weights, loaded
+strictly: its parameter names are ours), timed on the same passes and batch sizes.
+
+- mspn, vipnas_resnet, vipnas_mbv3: the real MMPose 1.3.2 TopdownPoseEstimator (tests/reference/
+  gen_mspn.py, gen_vipnas.py build it from our JSON config). Eval: extract_feat + the head's tensor
+  path, no decoding. Training: MMPose's own step, head.loss(extract_feat(x), data_samples) summed and
+  back-propagated, on zero targets of our codec's shapes (MSPN: its Megvii levels) and unit weights.
+  head.loss also computes MMPose's PCK accuracy (numpy, on the last output), as in MMPose training.
+- hrnet, simplebaseline: tests/reference/models_ref.py (our PyTorch reference, whose names and
+  outputs equal MMPose's), its MSE loss.
+- any other family (zoomnet): no reference; exits with status 2 and a one-line reason.
+
+MSPN eval: our MSPN::forward computes only the last stage's finest head (all MMPose's predict keeps);
+MMPose's MSPNHead.forward computes all num_stages * num_units heads and its predict takes [-1].
+--mspn-heads last (the default) times MMPose on the same work as ours (backbone + the last predict
+layer); --mspn-heads all times MMPose's head.forward as its predict path runs it.
+"""
 import argparse
 import json
 import os
@@ -14,6 +28,86 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import models_ref  # noqa: E402
 from st import load as load_safetensors  # noqa: E402
 
+MMPOSE_FAMILIES = ("mspn", "vipnas_resnet", "vipnas_mbv3")
+REF_FAMILIES = ("hrnet", "simplebaseline")
+
+
+class RefModel:
+    """models_ref's model: forward and training step as before MMPose was used here."""
+
+    def __init__(self, cfg):
+        self.cfg = models_ref.complete_config(cfg)
+        self.module = models_ref.build(self.cfg)
+        h, w = self.cfg["input_size"]
+        self.heatmap_shape = (self.cfg["num_keypoints"], h // 4, w // 4)
+
+    def forward(self, x):
+        return self.module(x)
+
+    def train_step(self, x, batch):
+        target = torch.zeros((batch,) + self.heatmap_shape, device=x.device)
+
+        def step():
+            self.module.zero_grad(set_to_none=True)
+            torch.nn.functional.mse_loss(self.module(x), target).backward()
+        return step
+
+
+class MMPoseModel:
+    """MMPose's TopdownPoseEstimator for our JSON config."""
+
+    def __init__(self, cfg, mspn_heads):
+        self.cfg = cfg
+        self.mspn = cfg["type"] == "mspn"
+        self.mspn_heads = mspn_heads
+        if self.mspn:
+            import gen_mspn
+            self.module = gen_mspn.build_mmpose(cfg)
+        else:
+            import gen_vipnas
+            self.module = gen_vipnas.build(cfg)
+
+    def forward(self, x):
+        feats = self.module.extract_feat(x)
+        if self.mspn and self.mspn_heads == "last":
+            return self.module.head.predict_layers[-1](feats[-1][-1])
+        return self.module.head.forward(feats)
+
+    def train_step(self, x, batch):
+        m = self.module
+        with torch.no_grad():
+            out = self.forward(x[:1])  # the heatmap shape
+        k = self.cfg["num_keypoints"]
+        if self.mspn:
+            import gen_mspn
+            levels = 1 + max(m.head.level_indices)
+            hw = out.shape[2:] if torch.is_tensor(out) else out[-1].shape[2:]
+            targets = torch.zeros(batch, levels, k, *hw, device=x.device)  # every level at out_shape, as MMPose's
+            samples = gen_mspn.samples(targets, torch.ones(batch, levels, k, device=x.device))
+        else:
+            samples = heatmap_samples(torch.zeros((batch,) + tuple(out.shape[1:]), device=x.device),
+                                      torch.ones(batch, k, device=x.device))
+
+        def step():
+            m.zero_grad(set_to_none=True)
+            losses = m.head.loss(m.extract_feat(x), samples)
+            sum(losses[name] for name in losses if name.startswith("loss")).backward()
+        return step
+
+
+def heatmap_samples(targets, weights):
+    """PoseDataSamples as MMPose packs single-level heatmap targets: gt_fields.heatmaps [K, h, w],
+    gt_instance_labels.keypoint_weights [1, K]."""
+    from mmengine.structures import InstanceData, PixelData
+    from mmpose.structures import PoseDataSample
+    out = []
+    for n in range(targets.shape[0]):
+        d = PoseDataSample()
+        d.gt_fields = PixelData(heatmaps=targets[n])
+        d.gt_instance_labels = InstanceData(keypoint_weights=weights[n][None])
+        out.append(d)
+    return out
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -24,15 +118,25 @@ def main():
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--mspn-heads", choices=("last", "all"), default="last",
+                    help="MSPN eval: only the last stage's finest head (our work) or all heads (MMPose's predict)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    with open(a.config) as f:
+        cfg = json.load(f)
+    family = cfg.get("type", "hrnet")
+    if family not in MMPOSE_FAMILIES + REF_FAMILIES:
+        sys.exit("torch_model_bench.py: no PyTorch reference for model family '%s' (%s): MMPose has no such model "
+                 "and tests/reference/models_ref.py builds only %s" % (family, a.config, ", ".join(REF_FAMILIES)))
+    if family == "mspn" and cfg.get("res_top_channels", 64) != 64:
+        sys.exit("torch_model_bench.py: %s has res_top_channels %d; MMPose's MSPN builds a working network only "
+                 "with 64 (its ResNetTop ignores the setting, pose/models/mspn.h)" % (a.config, cfg["res_top_channels"]))
     torch.set_num_threads(a.threads)
     torch.backends.cudnn.benchmark = True
-    cfg = models_ref.complete_config(models_ref.load_config(a.config))
-    model = models_ref.build(cfg).to(a.device)
-    model.load_state_dict(load_safetensors(a.weights), strict=True)
-    h, w = cfg["input_size"]
-    k = cfg["num_keypoints"]
+    model = MMPoseModel(cfg, a.mspn_heads) if family in MMPOSE_FAMILIES else RefModel(cfg)
+    model.module.load_state_dict(load_safetensors(a.weights), strict=True)
+    model.module.to(a.device)
+    h, w = cfg.get("input_size", [256, 192])
 
     def timed(fn):
         for _ in range(a.warmup):
@@ -51,18 +155,17 @@ def main():
     out = {}
     for batch, train in ((1, False), (a.large_batch, False), (a.large_batch, True)):
         x = torch.randn(batch, 3, h, w, device=a.device)
-        target = torch.zeros(batch, k, h // 4, w // 4, device=a.device)
         if train:
-            model.train()
-
-            def step():
-                model.zero_grad(set_to_none=True)
-                torch.nn.functional.mse_loss(model(x), target).backward()
+            model.module.eval()
+            step = model.train_step(x, batch)
+            model.module.train()
             out["train_b%d" % batch] = timed(step)
         else:
-            model.eval()
+            model.module.eval()
             with torch.no_grad():
-                out["eval_b%d" % batch] = timed(lambda: model(x))
+                out["eval_b%d" % batch] = timed(lambda: model.forward(x))
+        print("torch %s batch %d: %.1f ms" % ("train" if train else "eval", batch,
+                                              out[("train_b%d" if train else "eval_b%d") % batch]), file=sys.stderr)
     with open(a.out, "w") as f:
         json.dump(out, f)
 
