@@ -1,5 +1,6 @@
 // wbpose-info: what a model config builds (parameters and GFLOPs, in total and per module), and
-// running a model with given weights on a tensor, for comparison with outside implementations.
+// running a model with given weights on a tensor, for comparison with outside implementations;
+// with --cpu, which CPU kernel paths this machine runs (kernels/cpu/isa.h).
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -7,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "autograd/node.h"
+#include "kernels/cpu/isa.h"
 #include "tasks/family.h"
 #include "tasks/train_config.h"
 #include "tensor/error.h"
@@ -43,13 +45,28 @@ int forward(nn::Module& model, const std::string& weights, const std::string& in
   return 0;
 }
 
+// The CPU, the kernel paths it supports and the one in use (WBPOSE_CPU_ISA may force another).
+int describe_cpu() {
+  using namespace kernels::cpu;
+  std::string supported, lacking;
+  for (CpuIsa isa : {CpuIsa::generic, CpuIsa::avx2, CpuIsa::avx512}) {
+    std::string& list = cpu_isa_supported(isa) ? supported : lacking;
+    list += (list.empty() ? "" : ", ") + std::string(cpu_isa_name(isa));
+  }
+  std::printf("cpu: %s\nkernel paths: %s supported%s%s; in use: %s\n", cpu_model_name().c_str(),
+              supported.c_str(), lacking.empty() ? "" : ", not ", lacking.c_str(), cpu_isa_name(cpu_isa()));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"wbpose-info: parameters and GFLOPs of a model config, or its heatmaps on a tensor"};
   std::string config, input, weights, forward_in, out, device = "cpu";
   int depth = 1;
-  app.add_option("--config", config, "model or training config (configs/*.json)")->required();
+  bool cpu = false;
+  app.add_option("--config", config, "model or training config (configs/*.json)");
+  app.add_flag("--cpu", cpu, "print the CPU, its kernel paths (generic, avx2, avx512) and the one in use, then exit");
   app.add_option("--input", input, "input size HxW for the count (default: the config's input_size)");
   app.add_option("--depth", depth, "module depth of the table (1: backbone and head; ZoomNet: its three modules)")->check(CLI::NonNegativeNumber);
   auto* w = app.add_option("--weights", weights, "safetensors weights, loaded strictly (needs --forward)");
@@ -61,6 +78,8 @@ int main(int argc, char** argv) {
   o->needs(f);
   CLI11_PARSE(app, argc, argv);
   try {
+    if (cpu) return describe_cpu();
+    check(!config.empty(), "--config is required (or --cpu)");
     std::string where;
     const nlohmann::json j = tasks::read_model_config(config, &where);
     const tasks::FamilyModel m = tasks::build_family_model(j, where);

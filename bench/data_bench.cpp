@@ -7,7 +7,6 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <optional>
@@ -17,6 +16,7 @@
 #include "datasets/loader.h"
 #include "datasets/synth/scene.h"
 #include "datasets/topdown.h"
+#include "kernels/cpu/isa.h"
 #include "pose/keypoints.h"
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
@@ -46,14 +46,6 @@ std::string fmt(double v, int prec) {
   std::ostringstream os;
   os << std::fixed << std::setprecision(prec) << v;
   return os.str();
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown CPU";
 }
 
 // MMPose's whole-body HRNet configs: sigma 2 at 256x192, 3 at 384x288.
@@ -215,7 +207,7 @@ int run_data_benchmark(const DataBenchOptions& opt) {
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
   md << "# wbpose-bench data\n\n"
-     << "- machine: " << cpu_model() << ", " << std::thread::hardware_concurrency() << " hardware threads\n"
+     << "- machine: " << kernels::cpu::cpu_model_name() << ", " << std::thread::hardware_concurrency() << " hardware threads\n"
      << "- date: " << date << "\n"
      << "- command: `wbpose-bench data --samples " << opt.samples << " --images " << opt.images << " --workers "
      << workers << (opt.out_md.empty() ? "" : " --out " + opt.out_md) << "`\n"

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/isa.h"
 #include "tensor/cuda_runtime.h"
 #include "tensor/tensor.h"
 #if WBPOSE_WITH_CUDA
@@ -70,7 +71,7 @@ std::string device_name(Device device) {
     return prop.name;
   }
 #endif
-  return "cpu";
+  return "cpu: " + kernels::cpu::cpu_model_name() + ", kernels " + kernels::cpu::cpu_isa_name(kernels::cpu::cpu_isa());
 }
 
 }  // namespace wb::bench

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "kernels/cpu/isa.h"
 #include "tensor/error.h"
 #include "tensor/generator.h"
 #include "tests/util.h"
@@ -22,6 +23,20 @@ void mark_skipped(const std::string& why) {
 }
 
 bool run_was_skipped() { return g_skipped; }
+
+void for_each_cpu_isa(const std::function<void()>& body) {
+  using kernels::cpu::CpuIsa;
+  for (CpuIsa isa : {CpuIsa::generic, CpuIsa::avx2, CpuIsa::avx512}) {
+    const std::string name = kernels::cpu::cpu_isa_name(isa);
+    if (!kernels::cpu::cpu_isa_supported(isa)) {
+      std::fprintf(stderr, "*** PATH SKIPPED: CPU path %s (this machine or build lacks it) ***\n", name.c_str());
+      continue;
+    }
+    const kernels::cpu::CpuIsaOverride use(isa);
+    INFO("CPU path " << name);
+    body();
+  }
+}
 
 CloseResult compare(const Tensor& actual, const Tensor& expected, double atol, double rtol) {
   CloseResult r;

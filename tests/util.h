@@ -50,4 +50,9 @@ std::string error_of(const std::function<void()>& f);
 void mark_skipped(const std::string& why);
 bool run_was_skipped();
 
+// Runs body once per CPU path (kernels/cpu/isa.h) with the kernels forced onto it, naming the path
+// in the failure context. A path this machine lacks is skipped by name, with a printed
+// "PATH SKIPPED" line (scripts/test.sh lists them); the other paths and the file still count.
+void for_each_cpu_isa(const std::function<void()>& body);
+
 }  // namespace wb::test

@@ -45,7 +45,7 @@ struct Geom {
   // 3x3, stride 1 or 2 (the same both ways), padding 1, dense: the shapes of conv3x3_direct (f32 only).
   bool direct3x3() const {
     return kh == 3 && kw == 3 && sh == sw && (sh == 1 || sh == 2) && ph == 1 && pw == 1 && dh == 1 && dw == 1 &&
-           groups == 1 && conv3x3_direct_available();
+           groups == 1;
   }
 };
 

@@ -7,17 +7,15 @@
 // columns), each with a zero row on top. A run of 16 consecutive output positions then reads one
 // contiguous run of input per (channel, tap), even across output rows: the lanes whose tap would
 // fall into the left or right padding column read the neighbouring row's edge pixel instead and are
-// zeroed by a load mask, so no padding column is computed. A register-blocked AVX-512
-// micro-kernel keeps R output channels x V vectors of positions in registers and streams over the
-// c * 9 taps; the epilogue (a folded BatchNorm's scale and shift, a residual, a ReLU) is applied
-// while storing straight into y.
+// zeroed by a load mask, so no padding column is computed. A register-blocked micro-kernel keeps
+// R output channels x V vectors of positions in registers and streams over the c * 9 taps; the
+// epilogue (a folded BatchNorm's scale and shift, a residual, a ReLU) is applied while storing
+// straight into y. The body (kernels/cpu/isa/conv3x3_direct_body.h) is compiled per instruction
+// set and runs on the path cpu_isa() chooses (kernels/cpu/isa.h).
 #pragma once
 #include <cstdint>
 
 namespace wb::kernels::cpu {
-
-// Whether this build has the kernel (compiled with AVX-512F); callers fall back to im2col if not.
-bool conv3x3_direct_available();
 
 // Applied to each output while storing it: y = conv * scale[oc] + bias[oc] + residual[same index],
 // then max(y, 0) if relu; a null pointer skips its step.
