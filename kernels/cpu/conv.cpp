@@ -20,6 +20,7 @@
 #include "kernels/common.h"
 #include "kernels/conv.h"
 #include "kernels/cpu/conv3x3_direct.h"
+#include "kernels/cpu/conv3x3_winograd.h"
 #include "kernels/cpu/conv_grouped.h"
 #include "kernels/cpu/gemm.h"
 
@@ -418,6 +419,13 @@ void apply_epilogue(const ConvEpilogue& e, bool relu, Tensor& y) {
   }
 }
 
+// An f32 3x3 convolution with padding 1 (stride 1 or 2) by the faster of the two routes for its shape.
+void conv3x3_f32(const float* x, const float* w, const DirectEpilogue& e, int64_t n, int64_t c, int64_t h, int64_t wd,
+                 int64_t o, int64_t stride, float* y) {
+  if (stride == 1 && conv3x3_prefers_winograd(n, c, h, wd, o)) return conv3x3_winograd(x, w, e, n, c, h, wd, o, y);
+  conv3x3_direct(x, w, e, n, c, h, wd, o, stride, y);
+}
+
 // dx of a 3x3 stride-1 padding-1 convolution is the same convolution of dy with the kernel turned
 // round by 180 degrees and the channel axes swapped: wt [c, o, 3, 3] = w [o, c, 2 - i, 2 - j].
 void backward_data_direct3x3(const Geom& g, const float* dy, const float* w, float* dx) {
@@ -427,7 +435,7 @@ void backward_data_direct3x3(const Geom& g, const float* dy, const float* w, flo
       for (int64_t t = 0; t < 9; ++t) wt[static_cast<size_t>((ic * g.o + oc) * 9 + 8 - t)] = w[(oc * g.c + ic) * 9 + t];
     }
   }
-  conv3x3_direct(dy, wt.data(), {}, g.n, g.o, g.h, g.w, g.c, 1, dx);
+  conv3x3_f32(dy, wt.data(), {}, g.n, g.o, g.h, g.w, g.c, 1, dx);
 }
 
 // db[c] = sum of dy[n, c, p] over n and p.
@@ -455,8 +463,8 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const ConvEpilogue& e, con
     const Geom g = make_geom(x.shape(), y.shape(), w.shape(), p);
     if (std::is_same_v<T, float> && g.direct3x3()) {
       auto ptr = [](const Tensor& v) { return v.defined() ? v.data<float>() : nullptr; };
-      conv3x3_direct(x.data<float>(), w.data<float>(), {ptr(e.scale), ptr(e.bias), ptr(e.residual), p.relu}, g.n, g.c,
-                     g.h, g.w, g.o, g.sh, y.data<float>());
+      conv3x3_f32(x.data<float>(), w.data<float>(), {ptr(e.scale), ptr(e.bias), ptr(e.residual), p.relu}, g.n, g.c,
+                  g.h, g.w, g.o, g.sh, y.data<float>());
       return;
     }
     forward(g, x.data<T>(), w.data<T>(), y.data<T>());
