@@ -178,6 +178,17 @@ if want parity; then
   expect tests "$OUT/parity.log"
 fi
 
+# ---- 1b. the CPU kernels' paths on this host CPU (often AVX-512, which CI's CPUs may lack) ----
+if want parity; then
+  log "1b. host CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), every CPU path it has"
+  run_capped "${HOST_CPU_TIMEOUT:-30}" "$OUT/host-cpu.log" "$tests" -tc='host CPU*'
+  if [ $status -eq 0 ]; then
+    log "  passed; paths skipped: $(grep -o 'CPU path [a-z0-9]*' "$OUT/host-cpu.log" | sort -u | tr '\n' ' ')"
+  else
+    fail "1b. host CPU: exit $status (see host-cpu.log)"
+  fi
+fi
+
 # ---- 2. compute-sanitizer on our kernels, small shapes, exact-size allocations ----
 if want sanitize; then
   export WBPOSE_CUDA_ALLOC=exact

@@ -5,6 +5,7 @@
 #                                     latest.safetensors with wbpose-eval run (ground-truth boxes, flip
 #                                     test) into OUT/eval, printing the table (also in OUT/eval.log)
 #   e2e_train_eval CONFIG BIN_DIR     both, with OUT = $tmp ($tmp/run, $tmp/eval, $tmp/eval.log)
+# $train_args, if a test sets it, is added to wbpose-train's arguments (e.g. "--epochs 5").
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -18,7 +19,8 @@ e2e_train_eval_on() {
   bin=$2
   out=$3
   mkdir -p "$out"
-  "$bin/wbpose-train" --config "$config" --data "$tmp/data" --out "$out/run" >"$out/train.log" 2>&1 ||
+  # shellcheck disable=SC2086
+  "$bin/wbpose-train" --config "$config" --data "$tmp/data" --out "$out/run" ${train_args:-} >"$out/train.log" 2>&1 ||
     { echo "FAIL: wbpose-train"; cat "$out/train.log"; exit 1; }
   grep -E '^(training|done)' "$out/train.log"
   "$bin/wbpose-eval" run --config "$config" --checkpoint "$out/run/latest.safetensors" --data "$tmp/data" --gt-boxes \

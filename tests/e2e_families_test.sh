@@ -2,7 +2,7 @@
 # End to end for the model families beyond HRNet and ZoomNet (docs/families.md): one synthetic
 # whole-body set, then each family's small CPU training config trained on it, evaluated with
 # wbpose-eval run, and its body AP required to reach a threshold set from measurement (an untrained
-# model scores about 0; bench/results/families-e2e.md has the measured values).
+# model scores about 0; bench/results/families.md has the measured values).
 # Usage: e2e_families_test.sh SOURCE_DIR BIN_DIR CONFIG=MIN_BODY_AP [CONFIG=MIN_BODY_AP ...]
 # (CONFIG relative to SOURCE_DIR/configs).
 set -u
