@@ -1,9 +1,10 @@
-// The f32 3x3 convolution's routes (direct on every CPU path, Winograd F(2x2, 3x3)) against the
-// f64 im2col convolution: shared by test_conv.cpp and the CUDA suite, which runs it on the GPU
+// The f32 3x3 convolution's routes (direct on every CPU path, Winograd F(2x2, 3x3); im2col for the
+// direct route's weight gradient) against the f64 im2col convolution, forward, dx and dw: shared by test_conv.cpp and the CUDA suite, which runs it on the GPU
 // machine's host CPU (often one with AVX-512, which CI machines may lack).
 #pragma once
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/conv.h"
@@ -79,6 +80,13 @@ inline void check_conv3x3_routes() {
           const Tensor dx32 =
               kernels::conv2d_backward(dy.to(DType::F32), x.to(DType::F32), w.to(DType::F32), p, true, false, false).dx;
           WB_CHECK_CLOSE(dx32.to(DType::F64), dx64, 1e-5, 1e-5);
+          // The weight gradient sums n h w products per entry: judged on the scale of the largest.
+          const Tensor dw64 = kernels::conv2d_backward(dy, x, w, p, false, true, false).dw;
+          const Tensor dw32 =
+              kernels::conv2d_backward(dy.to(DType::F32), x.to(DType::F32), w.to(DType::F32), p, false, true, false).dw;
+          double scale = 0;
+          for (double v : dw64.to_double_vector()) scale = std::max(scale, std::fabs(v));
+          WB_CHECK_CLOSE(dw32.to(DType::F64), dw64, 1e-5 * scale, 1e-5);
         }
       }
     }

@@ -52,7 +52,8 @@ bool run_was_skipped();
 
 // Runs body once per CPU path (kernels/cpu/isa.h) with the kernels forced onto it, naming the path
 // in the failure context. A path this machine lacks is skipped by name, with a printed
-// "PATH SKIPPED" line (scripts/test.sh lists them); the other paths and the file still count.
+// "PATH SKIPPED" line; the other paths and the file still count (scripts/test.sh ends with
+// wbpose-info --cpu: the paths this machine has).
 void for_each_cpu_isa(const std::function<void()>& body);
 
 }  // namespace wb::test

@@ -483,7 +483,15 @@ void conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const C
         backward_data(geom, dy.data<T>(), w.data<T>(), g.dx.data<T>());
       }
     }
-    if (g.dw.defined()) backward_weight(geom, x.data<T>(), dy.data<T>(), g.dw.data<T>());
+    if (g.dw.defined()) {
+      if (std::is_same_v<T, float> && geom.direct3x3() && geom.sh == 1 &&
+          conv3x3_prefers_winograd(geom.n, geom.c, geom.h, geom.w, geom.o)) {
+        conv3x3_winograd_backward_weight(x.data<float>(), dy.data<float>(), geom.n, geom.c, geom.h, geom.w, geom.o,
+                                         g.dw.data<float>());
+      } else {
+        backward_weight(geom, x.data<T>(), dy.data<T>(), g.dw.data<T>());
+      }
+    }
     if (g.db.defined()) bias_grad<T>(dy, g.db);
   });
 }

@@ -4,14 +4,15 @@
 // The input is first rearranged into zero-bordered planes on which every tap (i, j) of an output
 // position p (counted over the output image, row-major) sits at p plus a fixed offset: for stride 1
 // the input with a zero row above and below; for stride 2 its four phases (even/odd rows x even/odd
-// columns), each with a zero row on top. A run of 16 consecutive output positions then reads one
-// contiguous run of input per (channel, tap), even across output rows: the lanes whose tap would
-// fall into the left or right padding column read the neighbouring row's edge pixel instead and are
-// zeroed by a load mask, so no padding column is computed. A register-blocked micro-kernel keeps
-// R output channels x V vectors of positions in registers and streams over the c * 9 taps; the
-// epilogue (a folded BatchNorm's scale and shift, a residual, a ReLU) is applied while storing
-// straight into y. The body (kernels/cpu/isa/conv3x3_direct_body.h) is compiled per instruction
-// set and runs on the path cpu_isa() chooses (kernels/cpu/isa.h).
+// columns), each with a zero row on top. A run of L consecutive output positions (one vector) then
+// reads one contiguous run of input per (channel, tap), even across output rows. The lanes whose
+// tap would fall into the left or right padding column read the neighbouring row's edge pixel
+// instead; those taps read a copy of the plane with that edge column zeroed, so no padding column
+// is computed and no lane is masked. A register-blocked micro-kernel keeps R output channels x V
+// vectors of positions in registers and streams over the c * 9 taps; the epilogue (a folded
+// BatchNorm's scale and shift, a residual, a ReLU) is applied while storing straight into y. The
+// body (kernels/cpu/isa/conv3x3_direct_body.h) is compiled per instruction set and runs on the path
+// cpu_isa() chooses (kernels/cpu/isa.h).
 #pragma once
 #include <cstdint>
 

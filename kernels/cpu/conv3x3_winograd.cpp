@@ -157,6 +157,60 @@ void transform_output(const float* m, const Tiles& t, int64_t first, int64_t cou
   }
 }
 
+// dM [16][o][count] = A dy A^T for each tile's 2x2 block of dy (zero outside the image), A = A^T's
+// transpose: the gradient of the products m that transform_output read.
+void transform_grad_output(const float* dy, const Tiles& t, int64_t first, int64_t count, float* dm) {
+  const int64_t plane = t.o * count;
+#pragma omp parallel for schedule(static)
+  for (int64_t oc = 0; oc < t.o; ++oc) {
+    for (int64_t j = 0; j < count; ++j) {
+      const int64_t g = first + j, s = g / t.per_sample(), r = g % t.per_sample();
+      const int64_t r0 = 2 * (r / t.tw), q0 = 2 * (r % t.tw);
+      const float* d = dy + (s * t.o + oc) * t.h * t.w;
+      float b[2][2];
+      for (int a = 0; a < 2; ++a) {
+        for (int c = 0; c < 2; ++c) b[a][c] = r0 + a < t.h && q0 + c < t.w ? d[(r0 + a) * t.w + q0 + c] : 0.f;
+      }
+      float ab[4][2];  // A dy
+      for (int c = 0; c < 2; ++c) {
+        ab[0][c] = b[0][c];
+        ab[1][c] = b[0][c] + b[1][c];
+        ab[2][c] = b[0][c] - b[1][c];
+        ab[3][c] = -b[1][c];
+      }
+      float* out = dm + oc * count + j;
+      for (int a = 0; a < 4; ++a) {  // (A dy) A^T, row a
+        out[(a * 4 + 0) * plane] = ab[a][0];
+        out[(a * 4 + 1) * plane] = ab[a][0] + ab[a][1];
+        out[(a * 4 + 2) * plane] = ab[a][0] - ab[a][1];
+        out[(a * 4 + 3) * plane] = -ab[a][1];
+      }
+    }
+  }
+}
+
+// dw [o][c][3][3] = G^T dU G for each 4x4 dU [16][o][c]: the adjoint of transform_weights.
+void weights_from_grad(const float* du, const Tiles& t, float* dw) {
+  const int64_t oc = t.o * t.c;
+#pragma omp parallel for schedule(static)
+  for (int64_t k = 0; k < oc; ++k) {
+    float gu[3][4];  // G^T dU
+    for (int b = 0; b < 4; ++b) {
+      const float u0 = du[(0 + b) * oc + k], u1 = du[(4 + b) * oc + k], u2 = du[(8 + b) * oc + k],
+                  u3 = du[(12 + b) * oc + k];
+      gu[0][b] = u0 + 0.5f * (u1 + u2);
+      gu[1][b] = 0.5f * (u1 - u2);
+      gu[2][b] = 0.5f * (u1 + u2) + u3;
+    }
+    float* g = dw + k * 9;
+    for (int i = 0; i < 3; ++i) {  // (G^T dU) G, row i
+      g[i * 3 + 0] = gu[i][0] + 0.5f * (gu[i][1] + gu[i][2]);
+      g[i * 3 + 1] = 0.5f * (gu[i][1] - gu[i][2]);
+      g[i * 3 + 2] = 0.5f * (gu[i][1] + gu[i][2]) + gu[i][3];
+    }
+  }
+}
+
 // One chunk: transform its tiles' input, 16 GEMMs M[k] [o, count] = U[k] [o, c] V[k] [c, count],
 // transform back into y.
 void run_chunk(const float* x, const float* u, const Tiles& t, int64_t first, int64_t count, const DirectEpilogue& e,
@@ -167,6 +221,22 @@ void run_chunk(const float* x, const float* u, const Tiles& t, int64_t first, in
                          m + k * t.o * count, count);
   }
   transform_output(m, t, first, count, e, y);
+}
+
+// One chunk of the weight gradient: transform its tiles' input and dy, then add the 16 GEMMs
+// dU[k] [o, c] += dM[k] [o, count] V[k]^T [count, c] into du.
+void grad_chunk(const float* x, const float* dy, const Tiles& t, int64_t first, int64_t count, float* v, float* m,
+                float* du) {
+  transform_input(x, t, first, count, v);
+  transform_grad_output(dy, t, first, count, m);
+  for (int k = 0; k < 16; ++k) {
+    gemm_rowmajor<float>(false, true, t.o, t.c, count, 1.f, m + k * t.o * count, count, v + k * t.c * count, count, 1.f,
+                         du + k * t.o * t.c, t.c);
+  }
+}
+
+int64_t chunk_tiles(const Tiles& t) {
+  return std::clamp<int64_t>(kChunkFloats / (16 * (t.c + t.o)), 8, t.total());
 }
 
 }  // namespace
@@ -202,8 +272,7 @@ void conv3x3_winograd(const float* x, const float* w, const DirectEpilogue& e, i
   const Tiles t{n, c, h, wd, o, (h + 1) / 2, (wd + 1) / 2};
   auto u = buffer(16 * o * c);
   transform_weights(w, t, u.get());
-  const int64_t total = t.total();
-  const int64_t chunk = std::clamp<int64_t>(kChunkFloats / (16 * (c + o)), 8, total);
+  const int64_t total = t.total(), chunk = chunk_tiles(t);
   const int64_t chunks = (total + chunk - 1) / chunk;
   const int threads = omp_get_max_threads();
   if (chunks >= threads) {
@@ -226,6 +295,43 @@ void conv3x3_winograd(const float* x, const float* w, const DirectEpilogue& e, i
     const int64_t first = k * chunk;
     run_chunk(x, u.get(), t, first, std::min(chunk, total - first), e, v.get(), m.get(), y);
   }
+}
+
+void conv3x3_winograd_backward_weight(const float* x, const float* dy, int64_t n, int64_t c, int64_t h, int64_t wd,
+                                      int64_t o, float* dw) {
+  const Tiles t{n, c, h, wd, o, (h + 1) / 2, (wd + 1) / 2};
+  const int64_t total = t.total(), chunk = chunk_tiles(t), chunks = (total + chunk - 1) / chunk;
+  const int64_t usize = 16 * o * c;
+  auto du = buffer(usize);
+  std::fill(du.get(), du.get() + usize, 0.f);
+  const int threads = omp_get_max_threads();
+  if (chunks >= threads) {
+    // Each thread sums its chunks (a fixed, static share) into its own dU; the partial sums are
+    // added in thread order, so the result does not depend on timing.
+    auto partial = buffer(threads * usize);
+    std::fill(partial.get(), partial.get() + threads * usize, 0.f);
+#pragma omp parallel num_threads(threads)
+    {
+      auto v = buffer(16 * c * chunk), m = buffer(16 * o * chunk);
+      float* acc = partial.get() + omp_get_thread_num() * usize;
+#pragma omp for schedule(static)
+      for (int64_t k = 0; k < chunks; ++k) {
+        const int64_t first = k * chunk;
+        grad_chunk(x, dy, t, first, std::min(chunk, total - first), v.get(), m.get(), acc);
+      }
+    }
+    for (int i = 0; i < threads; ++i) {
+      const float* p = partial.get() + i * usize;
+      for (int64_t k = 0; k < usize; ++k) du[k] += p[k];
+    }
+  } else {
+    auto v = buffer(16 * c * chunk), m = buffer(16 * o * chunk);
+    for (int64_t k = 0; k < chunks; ++k) {
+      const int64_t first = k * chunk;
+      grad_chunk(x, dy, t, first, std::min(chunk, total - first), v.get(), m.get(), du.get());
+    }
+  }
+  weights_from_grad(du.get(), t, dw);
 }
 
 }  // namespace wb::kernels::cpu

@@ -1,7 +1,8 @@
 // F(2x2, 3x3) Winograd convolution (Lavin and Gray, "Fast Algorithms for Convolutional Neural
 // Networks", 2016) for f32 3x3 convolutions with stride 1 and padding 1: the other route, beside
-// conv3x3_direct, for the stride-1 3x3 convs that make up most of HRNet's and ResNet's work (and,
-// through the flipped-kernel identity of kernels/cpu/conv.cpp, their data gradients).
+// conv3x3_direct and im2col, for the stride-1 3x3 convs that make up most of HRNet's and ResNet's
+// work: forward, data gradient (the flipped-kernel identity of kernels/cpu/conv.cpp) and weight
+// gradient.
 //
 // Each 2x2 block of outputs is computed from its 4x4 input patch d as A^T [(G g G^T) * (B^T d B)] A.
 // Per (output channel, input channel) that is 16 multiplies for 4 outputs where the direct conv
@@ -37,5 +38,11 @@ class Conv3x3RouteOverride {
 // overwritten, the epilogue applied while storing.
 void conv3x3_winograd(const float* x, const float* w, const DirectEpilogue& e, int64_t n, int64_t c, int64_t h,
                       int64_t wd, int64_t o, float* y);
+
+// The weight gradient of that convolution, dw [o, c, 3, 3] (overwritten) = the sum over the batch,
+// by the same tiles: dU = sum over tiles of (A dy A^T) * (B^T d B) per element, 16 GEMMs
+// [o, tiles] x [tiles, c], then dw = G^T dU G. Deterministic for a given thread count.
+void conv3x3_winograd_backward_weight(const float* x, const float* dy, int64_t n, int64_t c, int64_t h, int64_t wd,
+                                      int64_t o, float* dw);
 
 }  // namespace wb::kernels::cpu

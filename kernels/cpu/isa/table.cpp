@@ -1,7 +1,5 @@
 #include "kernels/cpu/isa/table.h"
 
-#include "tensor/error.h"
-
 namespace wb::kernels::cpu {
 
 namespace generic {
@@ -27,11 +25,6 @@ const IsaKernels& table_of(CpuIsa isa) {
 }
 
 }  // namespace
-
-const IsaKernels& isa_kernels(CpuIsa isa) {
-  check(cpu_isa_supported(isa), "CPU path ", cpu_isa_name(isa), " is not supported on this machine");
-  return table_of(isa);
-}
 
 // cpu_isa() only ever returns a supported path.
 const IsaKernels& isa_kernels() { return table_of(cpu_isa()); }

@@ -15,8 +15,7 @@ struct IsaKernels {
                          int64_t wd, int64_t o, int64_t stride, float* y);
 };
 
-// The table of cpu_isa()'s path, or of `isa` (which must be supported).
+// The table of cpu_isa()'s path.
 const IsaKernels& isa_kernels();
-const IsaKernels& isa_kernels(CpuIsa isa);
 
 }  // namespace wb::kernels::cpu
