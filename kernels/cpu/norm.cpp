@@ -1,13 +1,9 @@
 // CPU reference for batch normalisation. x is contiguous [N, C, inner]; every statistic is per
 // channel over the N * inner values, accumulated in double so that f32 batches of whole feature
-// maps keep their digits. f32 tensors in training mode run the vectorized per-channel loops of the
-// CPU path in use (kernels/cpu/isa/batch_norm_body.h: f32 arithmetic, f32 blocks summed in double);
-// f64 runs the loops here.
+// maps keep their digits.
 #include <cmath>
-#include <type_traits>
 
 #include "kernels/common.h"
-#include "kernels/cpu/isa/table.h"
 #include "kernels/norm.h"
 
 namespace wb::kernels::cpu {
@@ -75,19 +71,11 @@ void batch_norm_train_forward(const Tensor& x, const Tensor& gamma, const Tensor
     T* prm = running_mean.defined() ? running_mean.data<T>() : nullptr;
     T* prv = running_var.defined() ? running_var.data<T>() : nullptr;
     const double m = static_cast<double>(l.count());
-    const IsaKernels& k = isa_kernels();
-    const int64_t stride = l.c * l.inner;
 #pragma omp parallel for if (x.numel() > 32768)
     for (int64_t ch = 0; ch < l.c; ++ch) {
       // Two passes: the mean first, then the squared deviations from it (no cancellation).
-      double mean, sq;
-      if constexpr (std::is_same_v<T, float>) {
-        mean = k.bn_sum(px + ch * l.inner, l.n, stride, l.inner, 0.f, 1) / m;
-        sq = k.bn_sum(px + ch * l.inner, l.n, stride, l.inner, static_cast<float>(mean), 2);
-      } else {
-        mean = channel_sum(px, l, ch, 0.0, 1) / m;
-        sq = channel_sum(px, l, ch, mean, 2);
-      }
+      const double mean = channel_sum(px, l, ch, 0.0, 1) / m;
+      const double sq = channel_sum(px, l, ch, mean, 2);
       const double var = sq / m;  // biased: what the batch is normalised with
       const double invstd = 1.0 / std::sqrt(var + p.eps);
       psm[ch] = static_cast<T>(mean);
@@ -99,12 +87,7 @@ void batch_norm_train_forward(const Tensor& x, const Tensor& gamma, const Tensor
         prv[ch] = static_cast<T>((1.0 - p.momentum) * static_cast<double>(prv[ch]) + p.momentum * unbiased);
       }
       const double scale = static_cast<double>(pg[ch]) * invstd;
-      if constexpr (std::is_same_v<T, float>) {
-        k.bn_affine(px + ch * l.inner, py + ch * l.inner, l.n, stride, l.inner, static_cast<float>(scale),
-                    static_cast<float>(static_cast<double>(pb[ch]) - mean * scale), p.relu);
-      } else {
-        affine(px, py, l, ch, scale, static_cast<double>(pb[ch]) - mean * scale, p.relu);
-      }
+      affine(px, py, l, ch, scale, static_cast<double>(pb[ch]) - mean * scale, p.relu);
     }
   });
 }
@@ -151,23 +134,9 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& y, con
     T* pdb = g.dbeta.data<T>();
     const double m = static_cast<double>(l.count());
     auto upstream = [=](int64_t idx) { return py && !(py[idx] > T(0)) ? 0.0 : static_cast<double>(pdy[idx]); };
-    const IsaKernels& k = isa_kernels();
-    const int64_t stride = l.c * l.inner;
 #pragma omp parallel for if (x.numel() > 32768)
     for (int64_t ch = 0; ch < l.c; ++ch) {
       const double mu = static_cast<double>(pm[ch]), is = static_cast<double>(pi[ch]);
-      if constexpr (std::is_same_v<T, float>) {
-        const int64_t at = ch * l.inner;
-        const float* yc = py ? py + at : nullptr;
-        double sum_g = 0.0, sum_gx = 0.0;
-        k.bn_grad_sums(pdy + at, px + at, yc, l.n, stride, l.inner, pm[ch], pi[ch], &sum_g, &sum_gx);
-        pdb[ch] = static_cast<float>(sum_g);
-        pdg[ch] = static_cast<float>(sum_gx);
-        const double mean_g = train ? sum_g / m : 0.0, mean_gx = train ? sum_gx / m : 0.0;
-        k.bn_grad_dx(pdy + at, px + at, yc, l.n, stride, l.inner, pm[ch], pi[ch], pg[ch] * pi[ch],
-                     static_cast<float>(mean_g), static_cast<float>(mean_gx), pdx + at);
-        continue;
-      }
       double sum_g = 0.0, sum_gx = 0.0;
       for (int64_t i = 0; i < l.n; ++i) {
         const int64_t base = (i * l.c + ch) * l.inner;

@@ -1,6 +1,5 @@
 // Every kernel body and the table of one instruction set: the whole of kernels_<isa>.cpp.
 #pragma once
-#include "kernels/cpu/isa/batch_norm_body.h"
 #include "kernels/cpu/isa/conv3x3_direct_body.h"
 #include "kernels/cpu/isa/table.h"
 
@@ -9,10 +8,6 @@ namespace wb::kernels::cpu::WB_ISA_NS {
 extern const IsaKernels table;
 const IsaKernels table = {
     .conv3x3_direct = conv3x3_direct,
-    .bn_sum = bn_sum,
-    .bn_affine = bn_affine,
-    .bn_grad_sums = bn_grad_sums,
-    .bn_grad_dx = bn_grad_dx,
 };
 
 }  // namespace wb::kernels::cpu::WB_ISA_NS

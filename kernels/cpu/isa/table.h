@@ -13,14 +13,6 @@ namespace wb::kernels::cpu {
 struct IsaKernels {
   void (*conv3x3_direct)(const float* x, const float* w, const DirectEpilogue& e, int64_t n, int64_t c, int64_t h,
                          int64_t wd, int64_t o, int64_t stride, float* y);
-  // Batch norm's per-channel f32 loops (kernels/cpu/isa/batch_norm_body.h).
-  double (*bn_sum)(const float* x, int64_t rows, int64_t stride, int64_t len, float shift, int power);
-  void (*bn_affine)(const float* x, float* y, int64_t rows, int64_t stride, int64_t len, float scale, float shift,
-                    bool relu);
-  void (*bn_grad_sums)(const float* dy, const float* x, const float* y, int64_t rows, int64_t stride, int64_t len,
-                       float mu, float is, double* sum_g, double* sum_gx);
-  void (*bn_grad_dx)(const float* dy, const float* x, const float* y, int64_t rows, int64_t stride, int64_t len,
-                     float mu, float is, float scale, float mean_g, float mean_gx, float* dx);
 };
 
 // The table of cpu_isa()'s path.
