@@ -51,11 +51,18 @@ constexpr int64_t kChunkFloats = int64_t{48} << 10;
 // Tiles: 2x2 output blocks, counted over (sample, block row, block column); block (ti, tj) of a
 // sample covers outputs [2 ti, 2 ti + 2) x [2 tj, 2 tj + 2) and reads input rows 2 ti - 1 .. 2 ti + 2
 // and the like columns (the padding is zero).
+struct TileOrigin {
+  int64_t sample, row, col;  // the tile's first output pixel
+};
 struct Tiles {
   int64_t n, c, h, w, o;
   int64_t th, tw;
   int64_t per_sample() const { return th * tw; }
   int64_t total() const { return n * th * tw; }
+  TileOrigin origin(int64_t g) const {
+    const int64_t r = g % per_sample();
+    return {g / per_sample(), 2 * (r / tw), 2 * (r % tw)};
+  }
 };
 
 // U [16][o][c] = G g G^T for each 3x3 kernel g, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
@@ -88,9 +95,9 @@ void transform_input(const float* x, const Tiles& t, int64_t first, int64_t coun
 #pragma omp parallel for schedule(static)
   for (int64_t ci = 0; ci < t.c; ++ci) {
     for (int64_t j = 0; j < count; ++j) {
-      const int64_t g = first + j, s = g / t.per_sample(), r = g % t.per_sample();
-      const int64_t r0 = 2 * (r / t.tw) - 1, q0 = 2 * (r % t.tw) - 1;
-      const float* xc = x + (s * t.c + ci) * t.h * t.w;
+      const TileOrigin at = t.origin(first + j);
+      const int64_t r0 = at.row - 1, q0 = at.col - 1;  // the patch starts in the padding's row/column
+      const float* xc = x + (at.sample * t.c + ci) * t.h * t.w;
       float d[4][4];
       if (r0 >= 0 && q0 >= 0 && r0 + 3 < t.h && q0 + 3 < t.w) {
         for (int a = 0; a < 4; ++a) {
@@ -131,8 +138,7 @@ void transform_output(const float* m, const Tiles& t, int64_t first, int64_t cou
   for (int64_t oc = 0; oc < t.o; ++oc) {
     const float scale = e.scale ? e.scale[oc] : 1.f, bias = e.bias ? e.bias[oc] : 0.f;
     for (int64_t j = 0; j < count; ++j) {
-      const int64_t g = first + j, s = g / t.per_sample(), r = g % t.per_sample();
-      const int64_t r0 = 2 * (r / t.tw), q0 = 2 * (r % t.tw);
+      const auto [s, r0, q0] = t.origin(first + j);
       const float* in = m + oc * count + j;
       float mm[4][4];
       for (int k = 0; k < 16; ++k) mm[k / 4][k % 4] = in[k * plane];
@@ -164,8 +170,7 @@ void transform_grad_output(const float* dy, const Tiles& t, int64_t first, int64
 #pragma omp parallel for schedule(static)
   for (int64_t oc = 0; oc < t.o; ++oc) {
     for (int64_t j = 0; j < count; ++j) {
-      const int64_t g = first + j, s = g / t.per_sample(), r = g % t.per_sample();
-      const int64_t r0 = 2 * (r / t.tw), q0 = 2 * (r % t.tw);
+      const auto [s, r0, q0] = t.origin(first + j);
       const float* d = dy + (s * t.o + oc) * t.h * t.w;
       float b[2][2];
       for (int a = 0; a < 2; ++a) {

@@ -147,13 +147,13 @@ void pack_weights(const float* w, const Plan& g, float* p) {
 
 // How many lanes of each vector of a tile are real positions (stored).
 template <int V>
-struct TileMasks {
+struct TileCounts {
   int store[V];
 };
 
 template <int V>
-TileMasks<V> tile_masks(const Plan& g, int64_t p0) {
-  TileMasks<V> m{};
+TileCounts<V> tile_counts(const Plan& g, int64_t p0) {
+  TileCounts<V> m{};
   for (int v = 0; v < V; ++v) {
     m.store[v] = static_cast<int>(std::clamp<int64_t>(g.positions() - (p0 + v * kLanes), 0, kLanes));
   }
@@ -183,7 +183,7 @@ __attribute__((always_inline)) inline void tap(const float* src, const float* co
 // hardware prefetchers to pick up (stride 1 reads one long run per channel: a prefetch there
 // measured 0-4% slower).
 template <int S, int R, int NV, bool Packed>
-void tile(const float* xs, const float* wb, const Plan& g, int64_t p0, const TileMasks<NV>& m, int64_t oc0,
+void tile(const float* xs, const float* wb, const Plan& g, int64_t p0, const TileCounts<NV>& m, int64_t oc0,
           int64_t rows, const DirectEpilogue& e, int64_t sample, bool prefetch, float* ys) {
   V acc[R][NV];
 #pragma GCC unroll 16
@@ -234,8 +234,8 @@ void run_blocks(const float* xp, const float* w, const DirectEpilogue& e, const 
   const int64_t positions = g.positions(), tiles = (positions + len - 1) / len, blocks = (g.o + R - 1) / R;
   Buffer packed(Packed ? blocks * g.c * 9 * R : 0);
   if (Packed) pack_weights<R>(w, g, packed.p);
-  TileMasks<NV>* masks = new TileMasks<NV>[static_cast<size_t>(tiles)];
-  for (int64_t tl = 0; tl < tiles; ++tl) masks[tl] = tile_masks<NV>(g, tl * len);
+  TileCounts<NV>* counts = new TileCounts<NV>[static_cast<size_t>(tiles)];
+  for (int64_t tl = 0; tl < tiles; ++tl) counts[tl] = tile_counts<NV>(g, tl * len);
   // Cache blocking over (sample, tile) pairs x channel blocks: a group of consecutive pairs whose
   // input (about kGroupBytes) stays in L2 while every channel block runs over it, so the weights
   // stream from memory once per group rather than once per tile; a block's weights are reused by
@@ -254,12 +254,12 @@ void run_blocks(const float* xp, const float* w, const DirectEpilogue& e, const 
       const float* wb = Packed ? packed.p + ob * g.c * 9 * R : w + ob * R * g.c * 9;
       for (int64_t pr = gi * group; pr < std::min(pairs, (gi + 1) * group); ++pr) {
         const int64_t s = pr / tiles, tl = pr % tiles;
-        tile<S, R, NV, Packed>(xp + s * g.c * g.cstride(), wb, g, tl * len, masks[tl], ob * R,
+        tile<S, R, NV, Packed>(xp + s * g.c * g.cstride(), wb, g, tl * len, counts[tl], ob * R,
                                std::min<int64_t>(R, g.o - ob * R), e, s, S == 2 && ob == ch * per_chunk, y);
       }
     }
   }
-  delete[] masks;
+  delete[] counts;
 }
 
 // Packing the weights costs a pass over them on every call; it pays where many tiles reuse them.
