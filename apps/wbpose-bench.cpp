@@ -5,6 +5,8 @@
 #include "bench/data_bench.h"
 #include "bench/model_bench.h"
 #include "bench/run.h"
+#include "datasets/loader.h"
+#include "tasks/cli.h"
 #include "tensor/error.h"
 
 int main(int argc, char** argv) {
@@ -27,23 +29,33 @@ int main(int argc, char** argv) {
                  "only cases whose network or op name contains this text (repeat it: cases matching any)")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app.add_option("--iters", opt.timing.iters, "timed runs per measurement (the median is reported)");
-  app.add_option("--warmup", opt.timing.warmup, "untimed runs first");
+  app.add_option("--iters", opt.timing.iters, "timed runs per measurement (the median is reported)")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--warmup", opt.timing.warmup, "untimed runs first")->check(CLI::Range(0, 100000));
   wb::bench::DataBenchOptions data_opt;
-  app.add_option("--samples", data_opt.samples, "data: samples per measurement");
-  app.add_option("--workers", data_opt.workers, "data: loader threads (default: one per hardware thread)");
-  app.add_option("--images", data_opt.images, "data: distinct generated images");
+  app.add_option("--samples", data_opt.samples, "data: samples per measurement")->check(CLI::Range(1, 1000000));
+  app.add_option("--workers", data_opt.workers, "data: loader threads (default: one per hardware thread)")
+      ->check(CLI::Range(0, wb::data::kMaxWorkers));
+  app.add_option("--images", data_opt.images, "data: distinct generated images")->check(CLI::Range(1, 100000));
   wb::bench::ModelBenchOptions model_opt;
   app.add_option("--config", model_opt.config, "model: the model config (configs/*.json)");
   app.add_option("--device", model_opt.device, "model: cpu or cuda");
-  app.add_option("--batch", model_opt.large_batch, "model: the large batch (forward and training step)");
+  app.add_option("--batch", model_opt.large_batch, "model: the large batch (forward and training step)")
+      ->check(CLI::Range(1, 4096));
   std::string source_dir = WBPOSE_SOURCE_DIR;
   app.add_option("--source-dir", source_dir,
                  "the wbpose source tree holding bench/*.py (default: the one this binary was built from; a "
                  "binary copied to another machine needs its copy of the tree)");
   bool no_torch = false;
   app.add_flag("--no-torch", no_torch, "do not time PyTorch (the table says so)");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "wbpose-bench: " << wb::tasks::one_line(e.what()) << "\n";
+    return 2;
+  }
   opt.torch = !no_torch;
   opt.script = source_dir + "/bench/torch_bench.py";
   model_opt.script = source_dir + "/bench/torch_model_bench.py";

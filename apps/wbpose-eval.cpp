@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   run->add_option("--decode", decode, "keypoint decoding: argmax (+ quarter-pixel shift) or dark; default: config's")
       ->check(CLI::IsMember({"argmax", "dark"}));
   run->add_option("--device", r.device, "cpu, cuda or cuda:N")->capture_default_str();
-  run->add_option("--batch", r.batch_size, "crops per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
+  run->add_option("--batch", r.batch_size, "crops per forward pass")->check(CLI::Range(1, 4096))->capture_default_str();
   run->add_option("--out", r.out_dir, "folder for results.json and metrics.json")->required();
 
   try {

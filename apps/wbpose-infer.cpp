@@ -15,8 +15,9 @@ int main(int argc, char** argv) {
   app.add_option("--image", o.images, "an image file (repeat for several)");
   app.add_option("--images", o.images_dir, "a folder: every .png/.jpg/.jpeg in it");
   auto* boxes = app.add_option("--boxes", o.boxes,
-                               "person boxes: {\"image name\": [[x, y, w, h(, score)], ...]}, or COCO detection "
-                               "results with --annotations (default: the whole image)");
+                               "person boxes: {\"image name\": [[x, y, w, h(, score)], ...]}, COCO detection "
+                               "results with --annotations, or a COCO annotations file (its people's bbox) "
+                               "(default: the whole image)");
   app.add_option("--annotations", o.annotations, "COCO file mapping the image ids of COCO detection --boxes to files");
   auto* one_box = app.add_option("--box", box, "one person box x,y,w,h for every image");
   boxes->excludes(one_box);
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
   app.add_option("--decode", decode, "keypoint decoding: argmax (+ quarter-pixel shift) or dark; default: config's")
       ->check(CLI::IsMember({"argmax", "dark"}));
   app.add_option("--device", o.device, "cpu, cuda or cuda:N")->capture_default_str();
-  app.add_option("--batch", o.batch_size, "crops per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--batch", o.batch_size, "crops per forward pass")->check(CLI::Range(1, 4096))->capture_default_str();
 
   try {
     app.parse(argc, argv);

@@ -9,7 +9,9 @@
 
 #include "autograd/node.h"
 #include "kernels/cpu/isa.h"
+#include "tasks/cli.h"
 #include "tasks/family.h"
+#include "tasks/model_spec.h"
 #include "tasks/train_config.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
@@ -30,8 +32,7 @@ std::array<int64_t, 2> parse_hw(const std::string& s) {
 
 int forward(nn::Module& model, const std::string& weights, const std::string& in_path,
             const std::string& out_path, const std::string& device_name) {
-  const SafetensorsFile w = load_safetensors(weights);
-  model.load_state_dict(w.tensors, true);
+  tasks::load_model_weights(weights, model);  // a one-line error naming the first difference
   const Device device = Device::parse(device_name);
   model.to(device);
   model.eval();
@@ -68,15 +69,24 @@ int main(int argc, char** argv) {
   app.add_option("--config", config, "model or training config (configs/*.json)");
   app.add_flag("--cpu", cpu, "print the CPU, its kernel paths (generic, avx2, avx512) and the one in use, then exit");
   app.add_option("--input", input, "input size HxW for the count (default: the config's input_size)");
-  app.add_option("--depth", depth, "module depth of the table (1: backbone and head; ZoomNet: its three modules)")->check(CLI::NonNegativeNumber);
-  auto* w = app.add_option("--weights", weights, "safetensors weights, loaded strictly (needs --forward)");
+  app.add_option("--depth", depth, "module depth of the table (1: backbone and head; ZoomNet: its three modules)")
+      ->check(CLI::Range(0, 64));
+  auto* w = app.add_option("--weights", weights,
+                           "weights or a training checkpoint (safetensors), loaded strictly (needs --forward)");
   auto* f = app.add_option("--forward", forward_in, "safetensors file with the tensor \"input\" [N, 3, H, W]");
   auto* o = app.add_option("--out", out, "where to write the heatmaps as the tensor \"output\"");
   app.add_option("--device", device, "cpu, cuda or cuda:N (with --forward)");
   f->needs(w)->needs(o);
   w->needs(f);
   o->needs(f);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "wbpose-info: " << tasks::one_line(e.what()) << "\n";
+    return 2;
+  }
   try {
     if (cpu) return describe_cpu();
     check(!config.empty(), "--config is required (or --cpu)");

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 
 #include "nas/elastic_zoomnet.h"
 #include "nas/evolution.h"
@@ -109,9 +110,10 @@ int main(int argc, char** argv) {
   train->add_option("--out", ta.out_dir, "run folder (default: runs/<config name>)");
   train->add_option("--device", ta.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
   train->add_flag("--resume", ta.resume, "continue the run in --out from its checkpoint");
-  train->add_option("--seed", ta.seed, "random seed (overrides the config's seed)")->check(CLI::NonNegativeNumber);
+  train->add_option("--seed", ta.seed, "random seed (overrides the config's seed)")
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   train->add_option("--epochs", ta.epochs, "number of epochs (overrides the config's train.epochs)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1000000));
 
   CLI::App* srch = app.add_subcommand("search", "search a trained supernet under a FLOPs budget");
   SearchArgs sa;
@@ -120,16 +122,16 @@ int main(int argc, char** argv) {
   srch->add_option("--weights", sa.weights, "supernet weights (default: SUPERNET/latest.safetensors)");
   srch->add_option("--budget", sa.options.budget_gflops, "overall ZoomNet GFLOPs (one person; as wbpose-info)")
       ->required()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1e-9, 1e6));
   srch->add_option("--min-budget", sa.options.min_gflops,
                    "a floor under --budget: only networks of at least these GFLOPs are sampled (default 0: the "
                    "paper's plain budget)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0.0, 1e6));
   srch->add_option("--controller", sa.options.controller, "random (the paper's) or evolution")
       ->check(CLI::IsMember({"random", "evolution"}))
       ->capture_default_str();
   srch->add_option("--samples", sa.options.samples, "sub-networks to evaluate")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   srch->add_option("--seed", sa.options.seed, "controller seed")->capture_default_str();
   srch->add_option("--evolution", sa.evolution, "JSON file of the evolutionary controller's options (nas/evolution.h)");

@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   CLI::App app{"wbpose-synth: a synthetic COCO-WholeBody set (images, annotations, detector boxes)"};
   wb::data::synth::DatasetOptions opt;
   std::string size = "640x480", difficulty = "normal";
-  app.add_option("--out", opt.out, "output folder (created)")->required();
+  app.add_option("--out", opt.out, "output folder (created; a folder that exists must be empty)")->required();
   app.add_option("--train", opt.train, "training images")->capture_default_str();
   app.add_option("--val", opt.val, "validation images")->capture_default_str();
   app.add_option("--seed", opt.seed, "random seed: the same seed gives the same bytes")->capture_default_str();

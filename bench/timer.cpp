@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/isa.h"
 #include "tensor/cuda_runtime.h"
+#include "tensor/error.h"
 #include "tensor/tensor.h"
 #if WBPOSE_WITH_CUDA
 #include "tensor/cuda/check.h"
@@ -15,6 +16,8 @@
 namespace wb::bench {
 
 double time_ms(const std::function<void()>& fn, Device device, const TimingOptions& opt) {
+  check(opt.iters >= 1 && opt.warmup >= 0, "bench timing: iters ", opt.iters, " must be at least 1 and warmup ",
+        opt.warmup, " not negative");
   for (int i = 0; i < opt.warmup; ++i) fn();
   std::vector<double> samples;
   const auto start = std::chrono::steady_clock::now();

@@ -7,6 +7,7 @@
 #include "pose/keypoints.h"
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
+#include "tensor/json_int.h"
 
 namespace wb::data {
 namespace {
@@ -45,12 +46,12 @@ struct Where {
   // Ids are integers; a float with an integral value (as some tools write them) is accepted.
   int64_t integer(const json& obj, const char* key) const {
     const json& v = field(obj, key);
-    if (v.is_number_integer()) return v.get<int64_t>();
+    if (const std::optional<int64_t> i = json_int64(v)) return *i;
     if (v.is_number_float()) {
       const double d = v.get<double>();
       if (std::floor(d) == d && std::abs(d) < 9.0e15) return static_cast<int64_t>(d);
     }
-    fail("field '", key, "': expected an integer, got ", v.is_number() ? v.dump() : v.type_name());
+    fail("field '", key, "': expected an integer of at most 2^63 - 1, got ", v.is_number() ? v.dump() : v.type_name());
   }
   // COCO writes flags as 0/1, COCO-WholeBody as true/false; both are accepted.
   bool flag(const json& obj, const char* key) const {
@@ -85,7 +86,7 @@ struct Where {
 json parse_json(std::string_view text, const std::string& name) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e999
     fail(name, ": malformed JSON: ", e.what());
   }
 }
@@ -99,7 +100,8 @@ const json& top_array(const json& root, const char* key, const std::string& name
 
 std::string record_name(const char* kind, const json& obj, size_t index) {
   auto it = obj.find("id");
-  if (it != obj.end() && it->is_number_integer()) return std::string(kind) + " " + std::to_string(it->get<int64_t>());
+  if (it != obj.end())
+    if (const std::optional<int64_t> id = json_int64(*it)) return std::string(kind) + " " + std::to_string(*id);
   return std::string(kind) + " #" + std::to_string(index);
 }
 
@@ -111,6 +113,7 @@ PersonAnnotation read_annotation(const json& a, const Where& w, KeypointFormat f
   p.category_id = w.integer(a, "category_id");
   p.bbox = w.box(a, "bbox");
   p.area = w.number(a, "area");
+  if (!(p.area >= 0)) w.fail("field 'area': ", p.area, " is negative");
   // xtcocotools treats a missing iscrowd as 0; so do we.
   p.iscrowd = a.contains("iscrowd") ? w.flag(a, "iscrowd") : false;
   p.num_keypoints = static_cast<int>(w.integer(a, "num_keypoints"));
@@ -348,6 +351,13 @@ std::string keypoint_results_json(const std::vector<KeypointResult>& results) {
           " keypoint values; expected 51 (COCO) or 399 (COCO-WholeBody)");
     check(n == results[0].keypoints.size(), "keypoint results writer: result #", i, " has ", n,
           " keypoint values but result #0 has ", results[0].keypoints.size());
+    // JSON has no NaN: nlohmann writes null, which no reader (ours, xtcocotools) accepts.
+    bool finite = std::isfinite(r.score);
+    for (double v : r.keypoints) finite = finite && std::isfinite(v);
+    for (const auto& [_, s] : r.part_scores) finite = finite && std::isfinite(s);
+    if (r.bbox) finite = finite && std::isfinite(r.bbox->x) && std::isfinite(r.bbox->y) && std::isfinite(r.bbox->w) &&
+                         std::isfinite(r.bbox->h);
+    check(finite, "keypoint results writer: result #", i, " (image ", r.image_id, ") holds a NaN or infinite value");
     json j;
     j["image_id"] = r.image_id;
     j["category_id"] = r.category_id;

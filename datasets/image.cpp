@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -28,11 +30,29 @@ Image::Image(int w, int h, int c) : width(w), height(h), channels(c) {
   pixels.assign(static_cast<size_t>(w) * h * c, 0);
 }
 
+int64_t max_image_pixels() {
+  const char* env = std::getenv("WBPOSE_MAX_IMAGE_PIXELS");
+  if (env == nullptr || *env == '\0') return kDefaultMaxImagePixels;
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(env, &end, 10);
+  check(errno == 0 && end != env && *end == '\0' && v > 0, "WBPOSE_MAX_IMAGE_PIXELS=", env,
+        ": expected a positive number of pixels");
+  return v;
+}
+
 Image decode_image(std::string_view bytes, const std::string& name, int channels) {
   check(channels >= 1 && channels <= 4, "image '", name, "': cannot decode into ", channels, " channels");
   check(bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), "image '", name,
         "': file too large to decode (", bytes.size(), " bytes)");
   int w = 0, h = 0, file_channels = 0;
+  // The header first: a 657 KB PNG may declare 26000 x 26000 grey pixels (4 GB decoded as RGB).
+  if (stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w, &h,
+                            &file_channels) == 1) {
+    const int64_t limit = max_image_pixels();
+    check(static_cast<int64_t>(w) * h <= limit, "image '", name, "': ", w, "x", h, " pixels exceed the limit of ",
+          limit, " (set WBPOSE_MAX_IMAGE_PIXELS to raise it)");
+  }
   stbi_uc* data = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
                                         static_cast<int>(bytes.size()), &w, &h, &file_channels, channels);
   if (data == nullptr) {

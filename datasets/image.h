@@ -23,8 +23,14 @@ struct Image {
   bool empty() const { return pixels.empty(); }
 };
 
+// Decoded images are at most this many pixels (10000 x 10000: 300 MB as RGB), unless the environment
+// variable WBPOSE_MAX_IMAGE_PIXELS sets another limit: a small file can declare a huge image.
+constexpr int64_t kDefaultMaxImagePixels = 100'000'000;
+int64_t max_image_pixels();
+
 // Decodes JPEG or PNG (any format stb_image reads) into `channels` channels (1, 3 or 4; grey and
-// alpha are converted by stb). `name` is what an error message calls the data.
+// alpha are converted by stb); an image above max_image_pixels() is refused before it is decoded.
+// `name` is what an error message calls the data.
 Image decode_image(std::string_view bytes, const std::string& name, int channels = 3);
 Image read_image(const std::string& path, int channels = 3);
 

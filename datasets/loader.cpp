@@ -1,6 +1,7 @@
 #include "datasets/loader.h"
 
 #include <algorithm>
+#include <system_error>
 #include <utility>
 
 #include "tensor/error.h"
@@ -35,7 +36,8 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool s
 BatchLoader::BatchLoader(const TopDownDataset& dataset, LoaderOptions options, int64_t epoch)
     : dataset_(dataset), opt_(options), epoch_(epoch) {
   check(opt_.batch_size > 0, "BatchLoader: batch_size ", opt_.batch_size, " is not positive");
-  check(opt_.workers >= 0, "BatchLoader: workers ", opt_.workers, " is negative");
+  check(opt_.workers >= 0 && opt_.workers <= kMaxWorkers, "BatchLoader: workers ", opt_.workers, " is outside [0, ",
+        kMaxWorkers, "]");
   check(opt_.prefetch >= 1, "BatchLoader: prefetch ", opt_.prefetch, " is less than 1");
   order_ = epoch_order(dataset.size(), opt_.seed, epoch, opt_.shuffle);
   const int64_t n = dataset.size();
@@ -46,17 +48,25 @@ BatchLoader::BatchLoader(const TopDownDataset& dataset, LoaderOptions options, i
   consumed_ = opt_.first_batch;
   next_position_ = opt_.first_batch * opt_.batch_size;
   slots_.resize(static_cast<size_t>(opt_.prefetch));
-  for (int i = 0; i < opt_.workers; ++i) threads_.emplace_back([this] { work(); });
+  try {
+    for (int i = 0; i < opt_.workers; ++i) threads_.emplace_back([this] { work(); });
+  } catch (const std::system_error& e) {
+    stop_workers();  // the destructor does not run for a constructor that throws
+    fail("BatchLoader: cannot start ", opt_.workers, " loader threads (", e.what(), "): lower data.workers");
+  }
 }
 
-BatchLoader::~BatchLoader() {
+void BatchLoader::stop_workers() {
   {
     std::lock_guard<std::mutex> lk(mu_);
     stop_ = true;
   }
   work_cv_.notify_all();
   for (std::thread& t : threads_) t.join();
+  threads_.clear();
 }
+
+BatchLoader::~BatchLoader() { stop_workers(); }
 
 int64_t BatchLoader::batch_rows(int64_t b) const {
   return std::min(opt_.batch_size, num_samples_ - b * opt_.batch_size);
@@ -90,44 +100,45 @@ void BatchLoader::make_row(Batch& batch, int64_t row) const {
 }
 
 void BatchLoader::work() {
-  for (;;) {
-    Slot* slot = nullptr;
-    int64_t row = 0;
-    {
-      std::unique_lock<std::mutex> lk(mu_);
-      // A worker may start batch b only once batch b - prefetch has been handed out: its slot is free.
-      work_cv_.wait(lk, [&] {
-        return stop_ || next_position_ >= num_samples_ ||
-               next_position_ / opt_.batch_size < consumed_ + static_cast<int64_t>(slots_.size());
-      });
-      if (stop_ || next_position_ >= num_samples_) return;
-      const int64_t pos = next_position_++;
-      const int64_t b = pos / opt_.batch_size;
-      row = pos % opt_.batch_size;
-      slot = &slots_[static_cast<size_t>(b) % slots_.size()];
-      if (row == 0) {
-        slot->batch = allocate(b);
-        slot->batch_index = b;
-        slot->pending = batch_rows(b);
+  // Any exception (a batch too large to allocate, a sample that fails) ends the workers and is
+  // rethrown by next(): an exception escaping a thread would abort the program.
+  try {
+    for (;;) {
+      Slot* slot = nullptr;
+      int64_t row = 0;
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        // A worker may start batch b only once batch b - prefetch has been handed out: its slot is free.
+        work_cv_.wait(lk, [&] {
+          return stop_ || next_position_ >= num_samples_ ||
+                 next_position_ / opt_.batch_size < consumed_ + static_cast<int64_t>(slots_.size());
+        });
+        if (stop_ || next_position_ >= num_samples_) return;
+        const int64_t pos = next_position_++;
+        const int64_t b = pos / opt_.batch_size;
+        row = pos % opt_.batch_size;
+        slot = &slots_[static_cast<size_t>(b) % slots_.size()];
+        if (row == 0) {
+          slot->batch = allocate(b);
+          slot->batch_index = b;
+          slot->pending = batch_rows(b);
+        }
       }
-    }
-    try {
       make_row(slot->batch, row);
-    } catch (...) {
       {
         std::lock_guard<std::mutex> lk(mu_);
-        if (!error_) error_ = std::current_exception();
-        stop_ = true;
+        if (--slot->pending > 0) continue;
       }
       ready_cv_.notify_all();
-      work_cv_.notify_all();
-      return;
     }
+  } catch (...) {
     {
       std::lock_guard<std::mutex> lk(mu_);
-      if (--slot->pending > 0) continue;
+      if (!error_) error_ = std::current_exception();
+      stop_ = true;
     }
     ready_cv_.notify_all();
+    work_cv_.notify_all();
   }
 }
 

@@ -15,9 +15,12 @@
 
 namespace wb::data {
 
+// More loader threads than this is a typo, not a machine: refused before any thread starts.
+constexpr int kMaxWorkers = 256;
+
 struct LoaderOptions {
   int64_t batch_size = 32;
-  int workers = 4;       // 0: samples are made in the thread that calls next()
+  int workers = 4;       // 0: samples are made in the thread that calls next(); at most kMaxWorkers
   int prefetch = 2;      // batches being made or waiting, ahead of the consumer (at least 1)
   uint64_t seed = 0;
   bool shuffle = true;
@@ -64,6 +67,7 @@ class BatchLoader {
   Batch allocate(int64_t b) const;
   void make_row(Batch& batch, int64_t row) const;
   void work();
+  void stop_workers();
 
   const TopDownDataset& dataset_;
   LoaderOptions opt_;

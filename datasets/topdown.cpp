@@ -225,7 +225,13 @@ const PersonInstance& TopDownDataset::instance(int64_t i) const {
 
 void TopDownDataset::make_sample(int64_t index, Generator& gen, const SampleBuffers& out, SampleMeta& meta) const {
   const PersonInstance& inst = instance(index);
-  make_sample(read_image(inst.image_path, 3), inst, gen, out, meta);
+  const Image img = read_image(inst.image_path, 3);  // its errors name the file already
+  try {
+    make_sample(img, inst, gen, out, meta);
+  } catch (const Error& e) {  // a box of 1e300 pixels: say which person, not only "singular matrix"
+    fail(inst.image_path, ": annotation ", inst.annotation_id, " (box [", inst.bbox.x, ", ", inst.bbox.y, ", ",
+         inst.bbox.w, ", ", inst.bbox.h, "]): ", e.what());
+  }
 }
 
 void TopDownDataset::make_sample(const Image& img, const PersonInstance& inst, Generator& gen,

@@ -1,10 +1,16 @@
 #include "nn/checkpoint.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <limits>
+#include <type_traits>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "tensor/atomic_file.h"
+#include "tensor/json_int.h"
 
 namespace wb::nn {
 
@@ -17,8 +23,42 @@ constexpr int kVersion = 1;
 const std::string kModelPrefix = "model.";
 const std::string kOptimizerPrefix = "optimizer.";
 
-std::string weights_path(const std::string& prefix) { return prefix + ".safetensors"; }
+namespace fs = std::filesystem;
+
 std::string json_path(const std::string& prefix) { return prefix + ".json"; }
+std::string stem_of(const std::string& prefix) { return fs::path(prefix).filename().string(); }
+
+// The tensors file of one save, named after its progress: a save never overwrites the file that
+// the current JSON points at (a second save at the same progress rewrites a file of equal
+// metadata, which the JSON matches either way).
+std::string tensors_name(const std::string& prefix, const TrainProgress& p) {
+  return stem_of(prefix) + ".e" + std::to_string(p.epoch) + "-i" + std::to_string(p.iteration) + ".safetensors";
+}
+
+// True for "<stem>.e<digits>-i<digits>.safetensors" and the version-1 name "<stem>.safetensors".
+bool is_tensors_name(const std::string& name, const std::string& stem) {
+  const std::string ext = ".safetensors";
+  if (name == stem + ext) return true;
+  if (name.size() <= stem.size() + ext.size() || name.compare(0, stem.size() + 2, stem + ".e") != 0 ||
+      name.compare(name.size() - ext.size(), ext.size(), ext) != 0)
+    return false;
+  const std::string mid = name.substr(stem.size() + 2, name.size() - stem.size() - 2 - ext.size());
+  const size_t dash = mid.find("-i");
+  const auto digits = [](const std::string& s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  return dash != std::string::npos && digits(mid.substr(0, dash)) && digits(mid.substr(dash + 2));
+}
+
+// Test hook (tests/train_cli_test.sh): with WBPOSE_TEST_HOLD_CHECKPOINT=FILE a save stops inside
+// its only unsafe-looking window, after the tensors and before the JSON that commits them, creates
+// FILE and waits to be killed, so that a test can SIGKILL a run there deterministically.
+void hold_for_test() {
+  const char* marker = std::getenv("WBPOSE_TEST_HOLD_CHECKPOINT");
+  if (marker == nullptr || *marker == '\0') return;
+  write_file_atomic(marker, "");
+  for (;;) ::pause();
+}
 
 // Runs f, prefixing any engine error with the file it concerns.
 template <class F>
@@ -30,15 +70,15 @@ auto naming_file(const std::string& path, F&& f) {
   }
 }
 
-// The strict name and shape check of Module::load_state_dict, without loading anything.
+// The strict name, shape and dtype check of Module::load_state_dict, without loading anything.
 void check_model_state(const Module& model, const TensorMap& state, const std::string& path) {
   std::set<std::string> names;
   for (const auto& [name, t] : model.state_dict()) {
     names.insert(name);
     const auto it = state.find(name);
     check(it != state.end(), path, ": the model's tensor \"", name, "\" is missing (", kModelPrefix, name, ")");
-    check(it->second.shape() == t.shape(), path, ": tensor \"", kModelPrefix, name, "\" is ", it->second.str(),
-          ", the model's is ", t.str());
+    const std::string why = state_mismatch(it->second, t);
+    check(why.empty(), path, ": tensor \"", kModelPrefix, name, "\": ", why);
   }
   for (const auto& [name, _] : state)
     check(names.count(name), path, ": tensor \"", kModelPrefix, name, "\" is not in the model");
@@ -47,10 +87,16 @@ void check_model_state(const Module& model, const TensorMap& state, const std::s
 template <class T>
 T field(const json& j, const char* key, const std::string& path) {
   check(j.contains(key), path, ": missing field \"", key, "\"");
-  try {
-    return j.at(key).get<T>();
-  } catch (const json::exception&) {
-    fail(path, ": field \"", key, "\" has the wrong type (", j.at(key).dump(), ")");
+  const json& v = j.at(key);
+  const auto wrong = [&] { fail(path, ": field \"", key, "\" has the wrong type (", v.dump().substr(0, 40), ")"); };
+  if constexpr (std::is_integral_v<T>) {
+    // Integers exactly: 2.5 is not an epoch, and 2^64 - 1 is not -1.
+    const std::optional<int64_t> i = json_int64(v);
+    if (!i || *i < std::numeric_limits<T>::min() || *i > std::numeric_limits<T>::max()) wrong();
+    return static_cast<T>(*i);
+  } else {
+    if (!v.is_string()) wrong();
+    return v.get<T>();
   }
 }
 
@@ -64,7 +110,10 @@ void save_checkpoint(const std::string& prefix, const Module& model, const Optim
   for (const auto& [name, t] : model.state_dict()) tensors.emplace(kModelPrefix + name, t);
   for (const auto& [name, t] : optimizer.state_dict()) tensors.emplace(kOptimizerPrefix + name, t);
   const std::string epoch = std::to_string(progress.epoch), iteration = std::to_string(progress.iteration);
-  save_safetensors(weights_path(prefix), tensors, {{"format", kFormat}, {"epoch", epoch}, {"iteration", iteration}});
+  const std::string name = tensors_name(prefix, progress);
+  save_safetensors((fs::path(prefix).parent_path() / name).string(), tensors,
+                   {{"format", kFormat}, {"epoch", epoch}, {"iteration", iteration}});
+  hold_for_test();
 
   const json j = {{"format", kFormat},
                   {"version", kVersion},
@@ -72,8 +121,26 @@ void save_checkpoint(const std::string& prefix, const Module& model, const Optim
                   {"iteration", progress.iteration},
                   {"optimizer", optimizer.name()},
                   {"rng", rng.state()},
-                  {"tensors", std::filesystem::path(weights_path(prefix)).filename().string()}};
-  write_file_atomic(json_path(prefix), j.dump(2) + "\n");
+                  {"tensors", name}};
+  write_file_atomic(json_path(prefix), j.dump(2) + "\n");  // the commit
+  remove_stale_checkpoint_files(prefix);
+}
+
+void remove_stale_checkpoint_files(const std::string& prefix) {
+  const fs::path dir = fs::path(prefix).parent_path().empty() ? fs::path(".") : fs::path(prefix).parent_path();
+  const std::string stem = stem_of(prefix);
+  std::string keep;
+  try {
+    const json j = json::parse(read_file(json_path(prefix)));
+    if (j.is_object() && j.contains("tensors") && j["tensors"].is_string()) keep = j["tensors"].get<std::string>();
+  } catch (const std::exception&) {
+    return;  // no readable checkpoint: nothing is known to be stale
+  }
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name != keep && is_tensors_name(name, stem)) fs::remove(entry.path(), ec);
+  }
 }
 
 TrainProgress load_checkpoint(const std::string& prefix, Module& model, Optimizer& optimizer, Generator& rng) {
@@ -97,8 +164,10 @@ TrainProgress load_checkpoint(const std::string& prefix, Module& model, Optimize
   const auto rng_state = field<std::string>(j, "rng", jpath);
   naming_file(jpath + " (field \"rng\")", [&] { restored.set_state(rng_state); });
 
-  const std::string wpath =
-      (std::filesystem::path(jpath).parent_path() / field<std::string>(j, "tensors", jpath)).string();
+  const std::string tensors = field<std::string>(j, "tensors", jpath);
+  check(is_tensors_name(tensors, stem_of(prefix)), jpath, ": field \"tensors\" (\"", tensors,
+        "\") is not a checkpoint tensors file of this folder");
+  const std::string wpath = (fs::path(jpath).parent_path() / tensors).string();
   const SafetensorsFile file = load_safetensors(wpath);
   for (const char* key : {"epoch", "iteration"}) {
     const auto it = file.metadata.find(key);

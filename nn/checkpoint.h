@@ -1,14 +1,17 @@
 // Checkpoints: everything needed to resume training exactly where it stopped.
 //
 // save_checkpoint(prefix, ...) writes two files, each atomically (temporary name, then rename):
-//   <prefix>.safetensors  the model's state_dict as "model.<name>" and the optimizer's as
+//   <prefix>.e<epoch>-i<iteration>.safetensors
+//                         the model's state_dict as "model.<name>" and the optimizer's as
 //                         "optimizer.<key>" (nn/optimizer.h lists the keys); its metadata repeats
 //                         epoch and iteration so the pair can be checked for consistency;
 //   <prefix>.json         {"format": "wbpose-checkpoint", "version": 1, "epoch", "iteration",
-//                          "optimizer": its name, "rng": Generator::state(), "tensors": file name}.
-// The JSON is written last: a crash between the two leaves the previous JSON pointing at a
-// safetensors file whose metadata no longer matches, which load_checkpoint() reports.
-//
+//                          "optimizer": its name, "rng": Generator::state(), "tensors": the file
+//                          above, by name}.
+// The JSON's rename commits a save: the tensors go to a new name first, so a process killed at any
+// moment leaves the previous JSON pointing at the previous tensors, intact. After the commit the
+// files of earlier saves are removed (remove_stale_checkpoint_files). Version-1 checkpoints of
+// earlier builds ("tensors": "<prefix>.safetensors") load as they are.
 // Model-only weights (a converted MMPose checkpoint, the output of training) are one safetensors
 // file of state_dict() names: save_weights() / load_weights().
 #pragma once
@@ -36,6 +39,10 @@ void save_checkpoint(const std::string& prefix, const Module& model, const Optim
 // before anything is changed, so on error the model, optimizer and generator are as they were;
 // the error names the file and the entry (JSON field or tensor).
 TrainProgress load_checkpoint(const std::string& prefix, Module& model, Optimizer& optimizer, Generator& rng);
+
+// Removes the tensors files of <prefix> that <prefix>.json does not point at (earlier saves, or a
+// save killed before its commit); nothing when there is no readable JSON.
+void remove_stale_checkpoint_files(const std::string& prefix);
 
 void save_weights(const std::string& path, const Module& model);
 // Strict by default; a non-strict load returns what it left aside.

@@ -178,8 +178,8 @@ LoadResult Module::load_state_dict(const TensorMap& state, bool strict) {
     const auto it = state.find(name);
     if (it == state.end()) {
       r.missing.push_back(name);
-    } else if (it->second.shape() != t.shape()) {
-      r.mismatched.push_back(name + ": given " + shape_str(it->second.shape()) + " vs module " + shape_str(t.shape()));
+    } else if (const std::string why = state_mismatch(it->second, t); !why.empty()) {
+      r.mismatched.push_back(name + ": " + why);
     }
   }
   for (const auto& [name, _] : state)
@@ -195,17 +195,24 @@ LoadResult Module::load_state_dict(const TensorMap& state, bool strict) {
     };
     list("missing from the given state", r.missing);
     list("unexpected in the given state", r.unexpected);
-    list("shape mismatch", r.mismatched);
+    list("shape or dtype mismatch", r.mismatched);
     fail(os.str());
   }
 
   for (const auto& [name, t] : own) {
     const auto it = state.find(name);
-    if (it == state.end() || it->second.shape() != t.shape()) continue;
+    if (it == state.end() || !state_mismatch(it->second, t).empty()) continue;
     Tensor dst = t;  // an alias: the registered tensor's storage is written in place
     dst.copy_(it->second);
   }
   return r;
+}
+
+std::string state_mismatch(const Tensor& given, const Tensor& own) {
+  const bool same_kind = given.dtype() == own.dtype() || (is_floating(given.dtype()) && is_floating(own.dtype()));
+  if (given.shape() == own.shape() && same_kind) return "";
+  return "given " + shape_str(given.shape()) + " " + dtype_name(given.dtype()) + " vs module " +
+         shape_str(own.shape()) + " " + dtype_name(own.dtype());
 }
 
 TensorMap to_tensor_map(const NamedTensors& named) {

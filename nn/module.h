@@ -40,7 +40,8 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 struct LoadResult {
   std::vector<std::string> missing;     // in the module, absent from the map: left as they were
   std::vector<std::string> unexpected;  // in the map, not in the module: ignored
-  std::vector<std::string> mismatched;  // in both, shapes differ: "name: file [..] vs module [..]"; left as they were
+  // in both, shapes or dtype kinds differ: "name: given [..] f32 vs module [..] i64"; left as they were
+  std::vector<std::string> mismatched;
   bool clean() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
 };
 
@@ -103,9 +104,10 @@ class Module {
   // aliases, not copies): clone them to keep a snapshot across training steps.
   NamedTensors state_dict() const;
   // Copies values from `state` into the parameters and buffers of the same names (converting
-  // device and dtype; the storage of each tensor stays in place). Strict: every name of
-  // state_dict() must be present with the same shape, and no other name may appear; otherwise
-  // an error lists every missing, unexpected and mis-shaped entry, and nothing is changed.
+  // device and floating-point width; the storage of each tensor stays in place). Strict: every
+  // name of state_dict() must be present with the same shape and a loadable dtype
+  // (state_mismatch), and no other name may appear; otherwise an error lists every missing,
+  // unexpected and mismatched entry, and nothing is changed.
   // Non-strict: the matching entries are loaded and the rest is reported in the result.
   LoadResult load_state_dict(const TensorMap& state, bool strict = true);
 
@@ -141,6 +143,11 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };
+
+// Why `given` cannot be loaded into `own`, or "" when it can: the shapes must be equal, and the
+// dtypes both floating point (any widths: F16 weights load into an F32 model) or equal. An integer
+// tensor never loads into a floating one or back: its bytes would be read as other numbers.
+std::string state_mismatch(const Tensor& given, const Tensor& own);
 
 // An ordered map for saving: state_dict() as a TensorMap (safetensors takes one).
 TensorMap to_tensor_map(const NamedTensors& named);

@@ -25,6 +25,7 @@ PartTable run_evaluation(const EvalRunOptions& o, std::ostream& log) {
   check(fs::is_directory(image_dir), "--data ", o.data_dir, ": no images/ folder in it");
   check(!o.out_dir.empty(), "--out: an output folder is required");
   check(!fs::exists(o.out_dir) || fs::is_directory(o.out_dir), "--out ", o.out_dir, ": exists and is not a folder");
+  check_can_create(o.out_dir, "--out");
   const data::CocoKeypointsFile gt = data::read_coco_keypoints(ann_path);
 
   ModelSpec spec = read_model_spec(o.config);

@@ -11,7 +11,7 @@
 namespace wb::tasks {
 
 pose::HeatmapCodec PoseFamily::default_codec(const nlohmann::json& config, const std::string& where) const {
-  return tasks::default_codec(facts(config, where).input_size);
+  return tasks::default_codec(facts(config, where).input_size, where);
 }
 
 void PoseFamily::check_codec(const pose::HeatmapCodec& codec, const nlohmann::json&, const std::string& where) const {

@@ -29,10 +29,29 @@ struct BoxWithScore {
   double score = 1.0;
 };
 
-bool has_image_extension(const fs::path& p) {
+std::string lower_extension(const fs::path& p) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+bool has_image_extension(const fs::path& p) {
+  const std::string ext = lower_extension(p);
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+}
+
+// Picture formats a user may ask for that we do not write: such an --out is a mistake, not a folder.
+bool has_unwritable_image_extension(const fs::path& p) {
+  const std::string ext = lower_extension(p);
+  for (const char* e : {".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".tga", ".svg"})
+    if (ext == e) return true;
+  return false;
+}
+
+// A JSON value as an error quotes it: cut short, so that the error stays one readable line.
+std::string excerpt(const nlohmann::json& v) {
+  std::string s = v.dump();
+  return s.size() <= 60 ? s : s.substr(0, 57) + "...";
 }
 
 std::vector<std::string> list_images(const InferOptions& o) {
@@ -68,11 +87,26 @@ std::map<std::string, std::vector<BoxWithScore>> read_detections(const std::stri
   return out;
 }
 
+// A COCO annotations file (ground truth): its people's "bbox" fields, score 1, as wbpose-eval run
+// uses them without --boxes; crowd regions are left out.
+std::map<std::string, std::vector<BoxWithScore>> read_annotation_boxes(const std::string& path) {
+  const data::CocoKeypointsFile coco = data::read_coco_keypoints(path);
+  std::map<std::string, std::vector<BoxWithScore>> out;
+  for (const data::PersonAnnotation& a : coco.annotations) {
+    if (a.iscrowd || a.bbox.w <= 0 || a.bbox.h <= 0) continue;
+    const data::CocoImage* img = coco.find_image(a.image_id);
+    check(img != nullptr, path, ": annotation ", a.id, " is on image ", a.image_id, ", which the file does not list");
+    out[img->file_name].push_back({a.bbox, 1.0});
+  }
+  return out;
+}
+
 // The boxes file: image name -> boxes. Errors name the file, the image and the entry.
 std::map<std::string, std::vector<BoxWithScore>> read_boxes_file(const std::string& path,
                                                                  const std::string& annotations) {
   const nlohmann::json j = pose::read_json_file(path);
   if (j.is_array()) return read_detections(path, annotations);
+  if (j.is_object() && j.contains("annotations") && j.contains("images")) return read_annotation_boxes(path);
   check(j.is_object(), path, ": expected an object {\"image name\": [[x, y, w, h], ...], ...} or COCO detection ",
         "results");
   std::map<std::string, std::vector<BoxWithScore>> out;
@@ -83,12 +117,12 @@ std::map<std::string, std::vector<BoxWithScore>> read_boxes_file(const std::stri
       const auto& b = list[i];
       bool ok = b.is_array() && (b.size() == 4 || b.size() == 5);
       for (size_t k = 0; ok && k < b.size(); ++k) ok = b[k].is_number();
-      check(ok, path, ": \"", name, "\" box ", i, ": expected [x, y, w, h] or [x, y, w, h, score], got ", b.dump());
+      check(ok, path, ": \"", name, "\" box ", i, ": expected [x, y, w, h] or [x, y, w, h, score], got ", excerpt(b));
       BoxWithScore e{{b[0].get<double>(), b[1].get<double>(), b[2].get<double>(), b[3].get<double>()},
                      b.size() == 5 ? b[4].get<double>() : 1.0};
       check(e.box.w > 0 && e.box.h > 0 && std::isfinite(e.box.x) && std::isfinite(e.box.y) && std::isfinite(e.box.w) &&
                 std::isfinite(e.box.h),
-            path, ": \"", name, "\" box ", i, ": width and height must be positive and finite, got ", b.dump());
+            path, ": \"", name, "\" box ", i, ": width and height must be positive and finite, got ", excerpt(b));
       boxes.push_back(e);
     }
   }
@@ -98,6 +132,8 @@ std::map<std::string, std::vector<BoxWithScore>> read_boxes_file(const std::stri
 // Where each image's picture goes: the --out file for one image, else <out>/<file stem>.png.
 std::vector<std::string> picture_paths(const InferOptions& o, const std::vector<std::string>& images) {
   check(!o.out.empty(), "--out: an output file or folder is required");
+  check(!has_unwritable_image_extension(o.out), "--out ", o.out, ": pictures are written as .png or .jpg (or give a ",
+        "folder)");
   if (has_image_extension(o.out)) {
     check(images.size() == 1, "--out ", o.out, ": names one picture but there are ", images.size(),
           " images; give a folder");
@@ -146,9 +182,13 @@ data::Box parse_box(const std::string& text) {
 
 InferSummary run_inference(const InferOptions& o, std::ostream& log) {
   check(o.boxes.empty() || !o.box, "--boxes and --box exclude each other");
+  check(std::isfinite(o.threshold), "--threshold ", o.threshold, ": expected a finite score");
+  check(std::isfinite(o.min_box_score), "--box-threshold ", o.min_box_score, ": expected a finite score");
   check(o.annotations.empty() || !o.boxes.empty(), "--annotations is only read with --boxes");
   const std::vector<std::string> images = list_images(o);
   const std::vector<std::string> pictures = picture_paths(o, images);
+  check_can_create(o.out, "--out");
+  if (!o.json.empty()) check_can_create(o.json, "--json");
   std::map<std::string, std::vector<BoxWithScore>> boxes_by_name;
   if (!o.boxes.empty()) boxes_by_name = read_boxes_file(o.boxes, o.annotations);
 

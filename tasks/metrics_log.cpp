@@ -21,7 +21,7 @@ MetricsLog::MetricsLog(std::string path, bool resume, int64_t keep_until) : path
       nlohmann::json j;
       try {
         j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e999
         fail(path_, ": line ", n, ": malformed JSON: ", e.what());
       }
       check(j.is_object() && j.contains("iter") && j["iter"].is_number_integer(), path_, ": line ", n,

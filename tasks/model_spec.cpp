@@ -4,6 +4,7 @@
 
 #include "pose/models/config_reader.h"
 #include "pose/models/factory.h"
+#include "tasks/train_config.h"
 #include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
@@ -27,10 +28,15 @@ bool is_training_checkpoint(const TensorMap& tensors) {
 
 }  // namespace
 
-pose::HeatmapCodec default_codec(std::array<int64_t, 2> input_size) {
+int checked_side(int64_t v, const std::string& where, const char* field) {
+  check(v >= 2 && v <= kMaxSide, where, ": field \"", field, "\": a side of ", v, " is outside [2, ", kMaxSide, "]");
+  return static_cast<int>(v);
+}
+
+pose::HeatmapCodec default_codec(std::array<int64_t, 2> input_size, const std::string& where) {
   pose::HeatmapCodec c;
-  c.input_h = static_cast<int>(input_size[0]);
-  c.input_w = static_cast<int>(input_size[1]);
+  c.input_h = checked_side(input_size[0], where, "input_size");
+  c.input_w = checked_side(input_size[1], where, "input_size");
   c.heatmap_h = c.input_h / 4;
   c.heatmap_w = c.input_w / 4;
   c.sigma = c.input_w >= 288 ? 3.0 : 2.0;  // MMPose's 384x288 configs use sigma 3, 256x192 sigma 2
@@ -71,10 +77,17 @@ pose::HeatmapCodec codec_from_json(const nlohmann::json& j, const std::string& w
   } else {
     r.fail_field("decoding", "\"" + decoding + "\" is not \"shift\" or \"dark\"");
   }
-  c.heatmap_h = static_cast<int>(heatmap_size[0]);
-  c.heatmap_w = static_cast<int>(heatmap_size[1]);
-  c.kernel_sizes.assign(kernel_sizes.begin(), kernel_sizes.end());
-  c.blur_kernel = static_cast<int>(blur);
+  c.heatmap_h = checked_side(heatmap_size[0], where, "heatmap_size");
+  c.heatmap_w = checked_side(heatmap_size[1], where, "heatmap_size");
+  // Kernels wider than the largest heatmap mean nothing; the bound keeps the int conversion exact.
+  const auto kernel = [&](int64_t k, const char* field) {
+    if (k < 1 || k > kMaxSide) r.fail_field(field, "a kernel of " + std::to_string(k) + " is outside [1, " +
+                                                       std::to_string(kMaxSide) + "]");
+    return static_cast<int>(k);
+  };
+  c.kernel_sizes.clear();
+  for (int64_t k : kernel_sizes) c.kernel_sizes.push_back(kernel(k, "kernel_sizes"));
+  c.blur_kernel = kernel(blur, "blur_kernel");
   try {
     c.validate();
   } catch (const Error& e) {
@@ -112,6 +125,7 @@ ModelSpec read_model_spec(const std::string& config_path) {
   check(j.is_object(), config_path, ": a config must be a JSON object, got ", j.type_name());
   const bool run_config = j.contains("model");
   check(!run_config || j.at("model").is_object(), config_path, ": field \"model\" must be an object");
+  if (run_config) validate_run_config(j, config_path);
   const nlohmann::json& model_json = run_config ? j.at("model") : j;
   const std::string model_where = run_config ? config_path + " (model)" : config_path;
   FamilyModel built = build_family_model(model_json, model_where);
@@ -145,8 +159,8 @@ void load_model_weights(const std::string& path, nn::Module& model) {
     const auto it = state.find(name);
     if (it == state.end()) {
       note("the model's tensor \"" + name + "\" is missing");
-    } else if (it->second.shape() != t.shape()) {
-      note("tensor \"" + name + "\" is " + it->second.str() + " but the model's is " + t.str());
+    } else if (const std::string why = nn::state_mismatch(it->second, t); !why.empty()) {
+      note("tensor \"" + name + "\": " + why);
     }
   }
   for (const auto& [name, _] : state)

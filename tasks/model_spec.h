@@ -37,8 +37,14 @@ pose::HeatmapCodec model_codec(const PoseFamily& family, const nlohmann::json& m
                                const nlohmann::json* codec, const std::string& codec_where);
 // The fields of `j` over `base` (the defaults), as above.
 pose::HeatmapCodec codec_from_json(const nlohmann::json& j, const std::string& where, pose::HeatmapCodec base);
-// MMPose's MSRA heatmap at a quarter of the input size, sigma 2 (sigma 3 from 288 pixels wide).
-pose::HeatmapCodec default_codec(std::array<int64_t, 2> input_size);
+// MMPose's MSRA heatmap at a quarter of the input size, sigma 2 (sigma 3 from 288 pixels wide);
+// `where` names the model config in errors.
+pose::HeatmapCodec default_codec(std::array<int64_t, 2> input_size, const std::string& where);
+
+// An input or heatmap side from a config, as the codec's int: in [2, kMaxSide] or an error naming
+// `where` and `field` (a side of 2^32 + 128 once trained at 128 while config.json said otherwise).
+constexpr int64_t kMaxSide = 8192;
+int checked_side(int64_t v, const std::string& where, const char* field);
 
 // Loads weights strictly into `model` from a safetensors file holding either the model's state_dict
 // (nn::save_weights) or a training checkpoint (nn::save_checkpoint: the "model." entries are used,

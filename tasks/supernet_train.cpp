@@ -84,7 +84,7 @@ nlohmann::json SupernetConfig::to_json() const {
 
 SupernetConfig parse_supernet_config(const nlohmann::json& j, const std::string& path) {
   SupernetConfig c;
-  c.train = parse_train_config(j, path, {"search_space", "sandwich", "recalibration"});
+  c.train = parse_train_config(j, path, supernet_own_fields());
   check(c.train.family == &zoomnet_family(), c.train.model_where,
         ": a supernet's base model must be a ZoomNet (\"type\": \"zoomnet\")");
   c.base = pose::zoomnet_config_from_json(c.train.model, c.train.model_where);

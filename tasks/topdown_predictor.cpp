@@ -5,6 +5,7 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <sstream>
 
 #include "autograd/node.h"
 #include "datasets/image.h"
@@ -128,6 +129,14 @@ std::vector<RawPose> run_instances(nn::Module& model, const PredictOptions& o,
     for (int64_t i = 0; i < n; ++i) {
       try {
         crop_one(instances[first + i], *images[i], o, batch.data<float>() + i * plane, affines[i], areas[i]);
+      } catch (const Error& e) {
+        // Name the person: a box of 1e300 pixels alone says only "singular matrix".
+        const data::PersonInstance& inst = instances[first + i];
+        std::ostringstream what;
+        what << "predict: instance #" << first + i << " (image " << inst.image_id << ", box [" << inst.bbox.x << ", "
+             << inst.bbox.y << ", " << inst.bbox.w << ", " << inst.bbox.h << "]): " << e.what();
+#pragma omp critical(wbpose_predict_crop)
+        if (!crop_error) crop_error = std::make_exception_ptr(Error(what.str()));
       } catch (...) {
 #pragma omp critical(wbpose_predict_crop)
         if (!crop_error) crop_error = std::current_exception();
@@ -139,6 +148,14 @@ std::vector<RawPose> run_instances(nn::Module& model, const PredictOptions& o,
     const auto decoded = o.family != nullptr ? o.family->predict_crops(model, crops, affines, o)
                                              : heatmap_predict_crops(model, crops, affines, o);
     check(static_cast<int64_t>(decoded.size()) == n, "predict: ", decoded.size(), " poses for a batch of ", n);
+    // NaN weights give NaN heatmaps, and a results file of nulls that no scorer reads: stop here.
+    for (int64_t i = 0; i < n; ++i) {
+      for (const pose::DecodedKeypoint& k : decoded[i]) {
+        check(std::isfinite(k.xy.x) && std::isfinite(k.xy.y) && std::isfinite(k.score), "predict: the model's output for ",
+              "instance #", first + i, " (image ", instances[first + i].image_id,
+              ") is not finite (NaN or Inf): are the weights finite?");
+      }
+    }
     for (int64_t i = 0; i < n; ++i) fill_pose(instances[first + i], decoded[i], areas[i], poses[first + i]);
     if (o.progress) o.progress(first + n, total);
   }

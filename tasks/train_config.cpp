@@ -1,5 +1,6 @@
 #include "tasks/train_config.h"
 
+#include "datasets/loader.h"
 #include "pose/models/config_reader.h"
 #include "pose/models/factory.h"
 #include "tasks/model_spec.h"
@@ -27,7 +28,8 @@ void read_data(pose::ConfigReader r, DataConfig& d) {
   r.get("val_boxes", d.val_boxes);
   r.get("workers", d.workers);
   r.finish();
-  if (d.workers < 0) r.fail_field("workers", "must be >= 0");
+  if (d.workers < 0 || d.workers > data::kMaxWorkers)
+    r.fail_field("workers", "must be in [0, " + std::to_string(data::kMaxWorkers) + "]");
 }
 
 void read_augment(pose::ConfigReader r, data::TopDownConfig& t) {
@@ -181,9 +183,19 @@ TrainConfig parse_train_config(const nlohmann::json& j, const std::string& path,
 
 TrainConfig read_train_config(const std::string& path) { return parse_train_config(pose::read_json_file(path), path); }
 
+const std::vector<std::string>& supernet_own_fields() {
+  static const std::vector<std::string> fields = {"search_space", "sandwich", "recalibration"};
+  return fields;
+}
+
+void validate_run_config(const nlohmann::json& j, const std::string& path) {
+  parse_train_config(j, path, j.contains("search_space") ? supernet_own_fields() : std::vector<std::string>{});
+}
+
 nlohmann::json read_model_config(const std::string& path, std::string* where) {
   const nlohmann::json j = pose::read_json_file(path);
   if (j.is_object() && j.contains("model") && !j.contains("type")) {
+    validate_run_config(j, path);
     if (where) *where = path + ": model";
     return model_section(j, path);
   }

@@ -86,9 +86,16 @@ TrainConfig read_train_config(const std::string& path);
 TrainConfig parse_train_config(const nlohmann::json& j, const std::string& path,
                                const std::vector<std::string>& own_fields = {});
 
+// The top-level fields a supernet config (tasks/supernet_train.h) adds to a training config.
+const std::vector<std::string>& supernet_own_fields();
+
+// Checks a training or supernet config as wbpose-train / wbpose-search would, so that the tools that
+// read only its model (wbpose-info, -eval, -infer) still refuse a typo in any of its sections.
+void validate_run_config(const nlohmann::json& j, const std::string& path);
+
 // The model config that `path` describes: a model config file as it is, or a training config's
-// "model". For tools that take either (wbpose-info, wbpose-eval).
-// `where` receives the name to use in errors.
+// "model" (the whole training config validated). For tools that take either (wbpose-info,
+// wbpose-eval). `where` receives the name to use in errors.
 nlohmann::json read_model_config(const std::string& path, std::string* where = nullptr);
 
 }  // namespace wb::tasks

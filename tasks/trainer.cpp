@@ -15,6 +15,7 @@
 #include "tasks/model_spec.h"
 #include "tasks/plot.h"
 #include "tasks/progress.h"
+#include "tasks/run_folder.h"
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
 
@@ -75,6 +76,7 @@ class Run {
   TrainingTask& task_;
   const TrainOptions& opt_;
   fs::path dir_;
+  std::unique_ptr<RunFolderLock> lock_;  // held for the whole run
 
   nn::Module* model_ = nullptr;
   std::unique_ptr<data::TopDownDataset> dataset_;
@@ -112,17 +114,32 @@ void Run::prepare() {
   const bool have_run = fs::exists(file("checkpoint.json"));
   if (opt_.resume) {
     check(have_run, file("checkpoint.json"), ": no checkpoint to resume from");
+  } else {
+    check(!have_run, dir_.string(), ": holds a run already (checkpoint.json): pass --resume to continue it, or ",
+          "choose another output folder");
+  }
+  fs::create_directories(dir_);
+  lock_ = std::make_unique<RunFolderLock>(dir_);
+  // What a killed run may have left: temporaries, and the tensors of a save it did not commit.
+  remove_stale_temporaries(dir_);
+  nn::remove_stale_checkpoint_files(file("checkpoint"));
+  if (opt_.resume) {
     progress_ = nn::load_checkpoint(file("checkpoint"), *model_, *optimizer_, gen_);
     const int64_t in_epoch = progress_.iteration - progress_.epoch * iters_per_epoch_;
     check(in_epoch >= 0 && in_epoch <= iters_per_epoch_, file("checkpoint.json"), ": epoch ", progress_.epoch,
           " iteration ", progress_.iteration, " does not fit ", iters_per_epoch_,
           " iterations per epoch (were the data or the batch size changed?)");
-  } else {
-    check(!have_run, dir_.string(), ": holds a run already (checkpoint.json): pass --resume to continue it, or ",
-          "choose another output folder");
+    if (fs::exists(file("config.json"))) {
+      nlohmann::json recorded;
+      try {
+        recorded = nlohmann::json::parse(read_file(file("config.json")));
+      } catch (const nlohmann::json::exception& e) {
+        fail(file("config.json"), ": malformed JSON: ", e.what());
+      }
+      check_resume_config(recorded, task_.config_json(), file("config.json"));
+    }
   }
 
-  fs::create_directories(dir_);
   write_file_atomic(file("config.json"), task_.config_json().dump(2) + "\n");
   metrics_ = std::make_unique<MetricsLog>(file("metrics.jsonl"), opt_.resume, progress_.iteration);
   for (const auto& r : metrics_->records()) {
@@ -251,7 +268,7 @@ void Run::end_epoch(int64_t epoch) {
 
 void Run::save(int64_t epoch_to_run) {
   progress_.epoch = epoch_to_run;
-  // The weights first: checkpoint.json, written last, marks a complete set.
+  // The weights first: checkpoint.json, written last, commits a complete set (nn/checkpoint.h).
   nn::save_weights(file("latest.safetensors"), *model_);
   nn::save_checkpoint(file("checkpoint"), *model_, *optimizer_, gen_, progress_);
 }

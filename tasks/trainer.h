@@ -9,8 +9,10 @@
 //
 // The run folder (TrainOptions::out_dir) holds
 //   config.json                     the config with every default filled in (written at the start)
-//   checkpoint.{json,safetensors}   everything to resume (nn/checkpoint.h): model, Adam, progress;
-//                                   written after every epoch and when stopped
+//   checkpoint.json, checkpoint.e<epoch>-i<iteration>.safetensors
+//                                   everything to resume (nn/checkpoint.h): model, Adam, progress;
+//                                   written after every epoch and when stopped; a save is atomic as
+//                                   a whole, so a run killed at any moment resumes from its last save
 //   latest.safetensors              the model weights at the same moments (for wbpose-eval / -infer)
 //   best.safetensors                the weights of the best validation so far (whole-body AP, or body
 //                                   AP for 17-keypoint models)
@@ -21,7 +23,10 @@
 //                                   epoch, iter, metric, ap, parts: {part: {AP, AP50, ...}}} per
 //                                   validation (plus the task's own fields)
 //   curves.png                      loss and AP curves (tasks/plot.h)
-// Every file is written atomically; metrics.jsonl is appended one whole line at a time.
+//   run.lock                        held by the training process (tasks/run_folder.h): a second
+//                                   trainer on the same folder is refused
+// Every file is written atomically; metrics.jsonl is appended one whole line at a time. A run
+// resumes only with the config it was started with (config.json; run_folder.h says what may change).
 //
 // Resuming continues exactly: the loader's batches depend only on (seed, epoch, batch), the
 // checkpoint holds the optimizer state and the (epoch, iteration) position that fixes the learning

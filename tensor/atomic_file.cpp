@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -28,6 +29,21 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
     std::remove(tmp.c_str());
     fail("cannot move '", tmp, "' to '", path, "': ", std::strerror(err));
   }
+}
+
+void check_can_create(const std::string& path, const std::string& what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path target = fs::absolute(fs::path(path), ec);
+  check(!ec, what, " ", path, ": ", ec.message());
+  // An existing file is replaced within its folder, an existing folder is written into; otherwise
+  // the nearest ancestor that exists must be a folder we may write in (the rest is created).
+  fs::path dir = target;
+  if (fs::exists(target, ec) && !fs::is_directory(target, ec)) dir = target.parent_path();
+  while (!fs::exists(dir, ec) && dir.has_parent_path() && dir != dir.parent_path()) dir = dir.parent_path();
+  check(fs::is_directory(dir, ec), what, " ", path, ": ", dir.string(), " is not a folder");
+  check(::access(dir.c_str(), W_OK | X_OK) == 0, what, " ", path, ": cannot write in ", dir.string(), " (",
+        std::strerror(errno), ")");
 }
 
 std::string read_file(const std::string& path) {

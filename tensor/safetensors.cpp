@@ -37,6 +37,16 @@ bool parse_st_dtype(const std::string& s, DType& out) {
   return false;
 }
 
+// Runs f, prefixing an engine error with `where`.
+template <class F>
+auto naming(const std::string& where, F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    fail(where, ": ", e.what());
+  }
+}
+
 }  // namespace
 
 void save_safetensors(const std::string& path, const TensorMap& tensors, const std::map<std::string, std::string>& metadata) {
@@ -110,7 +120,10 @@ SafetensorsFile load_safetensors(const std::string& path) {
     const uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
     check(b <= en && en <= data_size, where, ": data_offsets [", b, ", ", en, ") outside the ", data_size,
           "-byte data section (truncated file?)");
-    const uint64_t expected = static_cast<uint64_t>(numel_of(shape)) * dtype_size(t);
+    uint64_t expected = 0;
+    check(!__builtin_mul_overflow(static_cast<uint64_t>(naming(where, [&] { return numel_of(shape); })),
+                                  static_cast<uint64_t>(dtype_size(t)), &expected),
+          where, ": shape ", shape_str(shape), " ", dtype_name(t), " has more bytes than a file can hold");
     check(en - b == expected, where, ": ", en - b, " bytes for shape ", shape_str(shape), " ", dtype_name(t),
           " (expected ", expected, ")");
     ranges.emplace_back(b, en);
@@ -118,10 +131,18 @@ SafetensorsFile load_safetensors(const std::string& path) {
     if (expected) std::memcpy(out.raw_data(), bytes.data() + data_start + b, expected);
     f.tensors[name] = out;
   }
+  // The format's rule: the tensors' byte ranges tile the data section exactly, with no gap, overlap
+  // or trailing byte (a shifted or padded section would load every later tensor from wrong bytes).
   std::sort(ranges.begin(), ranges.end());
-  for (size_t i = 1; i < ranges.size(); ++i) {
-    check(ranges[i].first >= ranges[i - 1].second, "safetensors '", path, "': overlapping tensor data ranges");
+  uint64_t covered = 0;
+  for (const auto& [b, e] : ranges) {
+    check(b >= covered, "safetensors '", path, "': overlapping tensor data ranges");
+    check(b == covered, "safetensors '", path, "': ", b - covered, " bytes at data offset ", covered,
+          " belong to no tensor");
+    covered = e;
   }
+  check(covered == data_size, "safetensors '", path, "': the data section has ", data_size, " bytes but the tensors end at ",
+        covered, " (trailing bytes)");
   return f;
 }
 

@@ -2,11 +2,17 @@
 
 #include <sstream>
 
+#include "tensor/error.h"
+
 namespace wb {
 
 int64_t numel_of(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s) {
+    // A shape read from a file can ask for more elements than int64 counts: refuse it here, where
+    // every size computation starts, instead of wrapping to a small count.
+    check(!__builtin_mul_overflow(n, d, &n), "shape ", shape_str(s), " has more elements than int64 can count");
+  }
   return n;
 }
 

@@ -1,5 +1,6 @@
 #include "tensor/storage.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -18,6 +19,7 @@ Storage::Storage(size_t nbytes, Device device, bool pinned) : nbytes_(nbytes), d
   if (pinned) {
     data_ = cuda::allocate_pinned(nbytes);
   } else if (device.is_cpu()) {
+    check(nbytes <= SIZE_MAX - kCpuAlignment, "storage: ", nbytes, " bytes is more than memory can address");
     const size_t rounded = (nbytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
     data_ = std::aligned_alloc(kCpuAlignment, rounded);
     if (!data_) fail("storage: out of host memory allocating ", nbytes, " bytes");

@@ -105,6 +105,14 @@ Tensor cuda_contiguous(const Tensor& t) {
   return out;
 }
 
+// The bytes of a new tensor, refusing a count that wraps (2^62 floats would allocate 0 bytes).
+size_t bytes_of(const Shape& shape, DType dtype) {
+  size_t bytes = 0;
+  check(!__builtin_mul_overflow(static_cast<size_t>(numel_of(shape)), dtype_size(dtype), &bytes), "tensor of shape ",
+        shape_str(shape), " ", dtype_name(dtype), ": more bytes than memory can address");
+  return bytes;
+}
+
 }  // namespace
 
 // ---------------- creation ----------------
@@ -112,7 +120,7 @@ Tensor cuda_contiguous(const Tensor& t) {
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape) check(d >= 0, "Tensor::empty: negative size in shape ", shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(dtype), device);
+  impl->storage = std::make_shared<Storage>(bytes_of(shape, dtype), device);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -122,7 +130,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 Tensor Tensor::empty_pinned(const Shape& shape, DType dtype) {
   for (int64_t d : shape) check(d >= 0, "Tensor::empty_pinned: negative size in shape ", shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(dtype), Device::cpu(), cuda::available());
+  impl->storage = std::make_shared<Storage>(bytes_of(shape, dtype), Device::cpu(), cuda::available());
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

@@ -20,4 +20,10 @@ err=$("$info" --config "$src/configs/does_not_exist.json" 2>&1 >/dev/null); rc=$
 [ "$rc" -ne 0 ] || { echo "a missing config exited 0"; exit 1; }
 [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || { echo "expected one error line, got: $err"; exit 1; }
 echo "$err" | grep -q "does_not_exist.json" || { echo "error does not name the file: $err"; exit 1; }
+# Command-line mistakes: one line with the program's name, exit 2, no 309-digit bounds.
+err=$("$info" --config "$src/configs/hrnet_w32_coco_256x192.json" --depth -1 2>&1 >/dev/null); rc=$?
+[ "$rc" -eq 2 ] || { echo "--depth -1 exited $rc"; exit 1; }
+[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q '^wbpose-info: .*--depth' ||
+  { echo "unexpected --depth -1 error: $err"; exit 1; }
+[ ${#err} -lt 200 ] || { echo "a ${#err}-character error: $err"; exit 1; }
 echo "wbpose-info CLI checks passed"

@@ -57,6 +57,9 @@ expect_one_line "eval: missing config" "$eval_bin" run --config "$tmp/none.json"
 expect_one_line "eval: unknown option" "$eval_bin" $run --data "$tmp/data" --flip-tset
 expect_one_line "eval: --boxes with --gt-boxes" "$eval_bin" $run --data "$tmp/data" --boxes "$tmp/b.json" --gt-boxes
 expect_one_line "eval: unknown decoding" "$eval_bin" $run --data "$tmp/data" --decode udp
+expect_one_line "eval: --out under a file" "$eval_bin" run --config "$tmp/tiny.json" --checkpoint "$tmp/other.safetensors" \
+  --data "$tmp/data" --out "$tmp/bad.png/eval"
+expect_in_error "is not a folder"
 [ -e "$tmp/out-eval" ] && { echo "FAIL: a failed eval run left $tmp/out-eval behind"; failures=1; }
 
 infer="--config $tmp/tiny.json --checkpoint $tmp/other.safetensors"
@@ -70,6 +73,19 @@ expect_one_line "infer: bad --box" "$infer_bin" $infer --image "$tmp/bad.png" --
 expect_in_error "1,2,-3,4"
 expect_one_line "infer: unknown option" "$infer_bin" $infer --image "$tmp/bad.png" --out "$tmp/p.png" --treshold 2
 expect_one_line "infer: no --out" "$infer_bin" $infer --image "$tmp/bad.png"
+expect_one_line "infer: --threshold nan" "$infer_bin" $infer --image "$tmp/data/images/good.png" --out "$tmp/p.png" \
+  --threshold nan
+expect_in_error "--threshold"
+expect_one_line "infer: --out in a format we do not write" "$infer_bin" $infer --image "$tmp/data/images/good.png" \
+  --out "$tmp/o.bmp"
+expect_in_error ".png or .jpg"
+[ -e "$tmp/o.bmp" ] && { echo "FAIL: --out o.bmp created $tmp/o.bmp"; failures=1; }
+# A boxes file that is neither format: the error quotes a short excerpt, not the whole record.
+printf '{"a.png": [{"bbox": [1, 2, 3, 4], "keypoints": [%s0]}]}' "$(yes '1.5, ' | head -300 | tr -d '\n')" \
+  >"$tmp/longbox.json"
+expect_one_line "infer: a malformed boxes file" "$infer_bin" $infer --image "$tmp/data/images/good.png" \
+  --boxes "$tmp/longbox.json" --out "$tmp/p.png"
+[ "$(wc -c <"$tmp/err")" -lt 300 ] || { echo "FAIL: a $(wc -c <"$tmp/err")-character error line"; failures=1; }
 [ -e "$tmp/pictures" ] || [ -e "$tmp/p.png" ] || [ -e "$tmp/p" ] && { echo "FAIL: a failed infer run left output behind"; failures=1; }
 
 "$infer_bin" --help >"$tmp/help" 2>&1 && grep -q -- '--threshold' "$tmp/help" || { echo "FAIL: infer --help"; failures=1; }

@@ -39,6 +39,7 @@ expect_one_line "bad difficulty" --out "$tmp/c" --train 1 --difficulty medium
 expect_one_line "bad size" --out "$tmp/c" --train 1 --size 640by480
 expect_one_line "nothing to do" --out "$tmp/c"
 expect_one_line "missing --out" --train 1
+expect_one_line "a folder holding a set" --out "$tmp/a" --train 1
 touch "$tmp/file"
 expect_one_line "unwritable --out" --out "$tmp/file/sub" --train 1
 [ -e "$tmp/c" ] && { echo "FAIL: a failed run left $tmp/c behind"; failures=1; }

@@ -2,8 +2,10 @@
 // case yielding an error that names the file, the record and the field.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
@@ -229,6 +231,16 @@ TEST_CASE("coco reader: malformed ground truth names the file, the annotation an
     f["annotations"][0]["id"] = "101";
     check_mentions(gt_error(f.dump()), {"annotation #0", "'id'", "expected an integer"});
   }
+  {
+    json f = wholebody_file();  // stored unsigned: nlohmann's get<int64_t> would read -1
+    f["annotations"][0]["id"] = std::numeric_limits<uint64_t>::max();
+    check_mentions(gt_error(f.dump()), {"annotation #0", "'id'", "expected an integer"});
+  }
+  {
+    std::string text = wholebody_file().dump();
+    text.replace(text.find("\"area\":") + 7, 0, "1e999, \"x\": ");  // a number too large for a double
+    check_mentions(gt_error(text), {"gt.json", "malformed JSON", "number overflow"});
+  }
   CHECK_THROWS_AS(read_coco_keypoints("/nonexistent/gt.json"), wb::Error);
 }
 
@@ -301,6 +313,9 @@ TEST_CASE("coco results writer: round trip with part scores and boxes") {
   std::vector<KeypointResult> mixed = rs;
   mixed[1].keypoints.resize(51);
   CHECK_THROWS_WITH_AS(keypoint_results_json(mixed), doctest::Contains("result #1"), wb::Error);
+  std::vector<KeypointResult> nan = rs;  // NaN weights' predictions: never a file of nulls
+  nan[1].keypoints[7] = std::nan("");
+  CHECK_THROWS_WITH_AS(keypoint_results_json(nan), doctest::Contains("result #1 (image 41) holds a NaN"), wb::Error);
   rs[0].part_scores["hands"] = 1;
   CHECK_THROWS_WITH_AS(keypoint_results_json(rs), doctest::Contains("unknown part 'hands'"), wb::Error);
 }

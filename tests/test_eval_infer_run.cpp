@@ -183,7 +183,19 @@ TEST_CASE("model spec: run configs with a codec section, strict weights from a t
   CHECK(test::error_of([&] { tasks::read_model_spec(cfg); }).find("unknown field \"sigmaa\"") != std::string::npos);
   write_file_atomic(cfg, json{{"model", tiny_hrnet(17)}, {"codec", {{"encoding", "gauss"}}}}.dump());
   CHECK(test::error_of([&] { tasks::read_model_spec(cfg); }).find("\"gauss\"") != std::string::npos);
-  CHECK(tasks::default_codec({384, 288}).sigma == 3.0);
+  CHECK(tasks::default_codec({384, 288}, "test").sigma == 3.0);
+  // A training config's other sections are checked too, though only its model and codec are used.
+  write_file_atomic(cfg, json{{"model", tiny_hrnet(17)}, {"train", {{"epoch", 3}}}}.dump());
+  CHECK(test::error_of([&] { tasks::read_model_spec(cfg); }).find("train: unknown field \"epoch\"") != std::string::npos);
+  // Sides beyond int: refused by name, not truncated (2^32 + 128 once trained at 128).
+  json huge = tiny_hrnet(17);
+  huge["input_size"] = {int64_t{4294967424}, 64};
+  write_file_atomic(cfg, json{{"model", huge}}.dump());
+  CHECK(test::error_of([&] { tasks::read_model_spec(cfg); }).find("\"input_size\": a side of 4294967424") !=
+        std::string::npos);
+  write_file_atomic(cfg, json{{"model", tiny_hrnet(17)}, {"codec", {{"heatmap_size", {int64_t{4294967424}, 16}}}}}.dump());
+  CHECK(test::error_of([&] { tasks::read_model_spec(cfg); }).find("\"heatmap_size\": a side of 4294967424") !=
+        std::string::npos);
 
   // A training checkpoint's model entries load; its optimizer entries are ignored.
   auto model = pose::build_model(tiny_hrnet(17), "tiny");

@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 
@@ -97,4 +98,28 @@ TEST_CASE("image: unreadable, corrupt and truncated files are errors naming the 
   CHECK(test::error_of([&] { read_image(empty); }).find(empty) != std::string::npos);
 
   CHECK(test::error_of([&] { write_image(dir.file("x.bmp"), noise_image(4, 4, 3)); }).find("x.bmp") != std::string::npos);
+}
+
+// An image bomb: a small PNG whose header declares 12000 x 12000 pixels (430 MB decoded; stb's own
+// limit, 1 GB, would let it through) is refused from its header, before any pixel is decoded; the
+// limit is the environment's to raise or lower.
+TEST_CASE("image: a declared size above the pixel limit is refused before decoding") {
+  std::string bomb = encode_png(noise_image(40, 30, 3));
+  for (int i = 0; i < 2; ++i) {  // IHDR's big-endian width and height, bytes 16-23
+    const uint32_t side = 12000;
+    for (int b = 0; b < 4; ++b) bomb[16 + 4 * i + b] = static_cast<char>((side >> (24 - 8 * b)) & 0xff);
+  }
+  const std::string e = test::error_of([&] { decode_image(bomb, "bomb.png"); });
+  CHECK(e.find("bomb.png") != std::string::npos);
+  CHECK(e.find("12000x12000 pixels exceed the limit of 100000000") != std::string::npos);
+
+  const std::string small = encode_png(noise_image(40, 30, 3));
+  ::setenv("WBPOSE_MAX_IMAGE_PIXELS", "1000", 1);
+  CHECK(test::error_of([&] { decode_image(small, "small.png"); }).find("40x30 pixels exceed the limit of 1000") !=
+        std::string::npos);
+  ::setenv("WBPOSE_MAX_IMAGE_PIXELS", "lots", 1);
+  CHECK(test::error_of([&] { decode_image(small, "small.png"); }).find("WBPOSE_MAX_IMAGE_PIXELS=lots") !=
+        std::string::npos);
+  ::unsetenv("WBPOSE_MAX_IMAGE_PIXELS");
+  CHECK(decode_image(small, "small.png").width == 40);
 }

@@ -125,7 +125,7 @@ TEST_CASE("checkpoint: damaged or mismatched files are rejected, naming the file
     other->push_back(std::make_shared<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 2, .out_channels = 5, .kernel = 3}));
     nn::SGD other_opt(other->parameters(), nn::SgdOptions{.momentum = 0.9});
     const std::string msg = test::error_of([&] { nn::load_checkpoint(dir / "ckpt", *other, other_opt, fresh_rng); });
-    CHECK(msg.find("ckpt.safetensors") != std::string::npos);
+    CHECK(msg.find("ckpt.e1-i2.safetensors") != std::string::npos);
     CHECK(msg.find("model.0.weight") != std::string::npos);
   }
   SUBCASE("another optimizer") {
@@ -148,14 +148,34 @@ TEST_CASE("checkpoint: damaged or mismatched files are rejected, naming the file
             nn::load_checkpoint(dir / "ckpt", *fresh, fresh_opt, fresh_rng);
           }).find("\"epoch\" has the wrong type") != std::string::npos);
   }
+  SUBCASE("a fractional epoch, an iteration beyond int64") {
+    const std::string good = read_file(dir / "ckpt.json");
+    for (const char* bad : {"\"epoch\": 1.5", "\"epoch\": 18446744073709551615"}) {
+      std::string j = good;
+      j.replace(j.find("\"epoch\": 1"), 10, bad);
+      write_file_atomic(dir / "ckpt.json", j);
+      CHECK(test::error_of([&] {
+              nn::load_checkpoint(dir / "ckpt", *fresh, fresh_opt, fresh_rng);
+            }).find("\"epoch\" has the wrong type") != std::string::npos);
+    }
+  }
   SUBCASE("a JSON and a safetensors file from different saves") {
     const std::string old_json = read_file(dir / "ckpt.json");
     train_epoch(*m, opt, rng, at, 2);
     nn::save_checkpoint(dir / "ckpt", *m, opt, rng, at);
+    fs::copy_file(dir / "ckpt.e2-i4.safetensors", dir / "ckpt.e1-i2.safetensors");
     write_file_atomic(dir / "ckpt.json", old_json);
     const std::string msg = test::error_of([&] { nn::load_checkpoint(dir / "ckpt", *fresh, fresh_opt, fresh_rng); });
     CHECK(msg.find("different saves") != std::string::npos);
-    CHECK(msg.find("ckpt.safetensors") != std::string::npos);
+    CHECK(msg.find("ckpt.e1-i2.safetensors") != std::string::npos);
+  }
+  SUBCASE("a \"tensors\" field naming a file that is not this checkpoint's") {
+    std::string j = read_file(dir / "ckpt.json");
+    j.replace(j.find("ckpt.e1-i2.safetensors"), 22, "../elsewhere.safetensors");
+    write_file_atomic(dir / "ckpt.json", j);
+    CHECK(test::error_of([&] {
+            nn::load_checkpoint(dir / "ckpt", *fresh, fresh_opt, fresh_rng);
+          }).find("field \"tensors\"") != std::string::npos);
   }
   SUBCASE("a missing file") {
     CHECK(test::error_of([&] { nn::load_checkpoint(dir / "nope", *fresh, fresh_opt, fresh_rng); }).find("nope.json") !=
@@ -163,6 +183,44 @@ TEST_CASE("checkpoint: damaged or mismatched files are rejected, naming the file
   }
   CHECK(flat_state(*fresh) == untouched);
   CHECK(fresh_opt.step_count() == 0);
+}
+
+// A save killed at any moment leaves a loadable checkpoint: the tensors go to a new file and the
+// JSON's rename commits them. Here the kill falls between the two (the window a test hook also
+// exposes to tests/train_cli_test.sh's SIGKILL).
+TEST_CASE("checkpoint: a save interrupted before its commit leaves the previous save whole") {
+  TempDir dir;
+  auto m = small_model(1);
+  nn::SGD opt(m->parameters(), nn::SgdOptions{.momentum = 0.9});
+  Generator rng(3);
+  nn::TrainProgress at;
+  train_epoch(*m, opt, rng, at, 2);
+  nn::save_checkpoint(dir / "ckpt", *m, opt, rng, at);
+  const std::vector<double> first = flat_state(*m);
+  const std::string first_json = read_file(dir / "ckpt.json");
+  const std::string first_tensors = read_file(dir / "ckpt.e1-i2.safetensors");
+
+  train_epoch(*m, opt, rng, at, 2);
+  nn::save_checkpoint(dir / "ckpt", *m, opt, rng, at);
+  CHECK(fs::exists(dir / "ckpt.e2-i4.safetensors"));
+  CHECK_FALSE(fs::exists(dir / "ckpt.e1-i2.safetensors"));  // the committed save removed the earlier one
+  // Put the disk back as a kill before the second commit would have left it.
+  write_file_atomic(dir / "ckpt.e1-i2.safetensors", first_tensors);
+  write_file_atomic(dir / "ckpt.json", first_json);
+
+  auto fresh = small_model(2);
+  nn::SGD fresh_opt(fresh->parameters(), nn::SgdOptions{.momentum = 0.9});
+  Generator fresh_rng(4);
+  const nn::TrainProgress got = nn::load_checkpoint(dir / "ckpt", *fresh, fresh_opt, fresh_rng);
+  CHECK(got.epoch == 1);
+  CHECK(got.iteration == 2);
+  CHECK(flat_state(*fresh) == first);
+
+  fs::create_directories(dir / "ckpt.e7-i9.safetensors.d");  // not a tensors file: left alone
+  nn::remove_stale_checkpoint_files(dir / "ckpt");
+  CHECK(fs::exists(dir / "ckpt.e1-i2.safetensors"));
+  CHECK_FALSE(fs::exists(dir / "ckpt.e2-i4.safetensors"));
+  CHECK(fs::exists(dir / "ckpt.e7-i9.safetensors.d"));
 }
 
 TEST_CASE("weights: save_weights / load_weights round trip with state_dict names") {

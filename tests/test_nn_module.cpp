@@ -228,7 +228,7 @@ TEST_CASE("nn: strict loading names every missing, unexpected and mis-shaped ten
   const std::string msg = test::error_of([&] { net.load_state_dict(state); });
   CHECK(msg.find("head.fc.bias") != std::string::npos);
   CHECK(msg.find("head.extra.weight") != std::string::npos);
-  CHECK(msg.find("backbone.conv1.weight: given [4, 3, 1, 1] vs module [4, 3, 3, 3]") != std::string::npos);
+  CHECK(msg.find("backbone.conv1.weight: given [4, 3, 1, 1] f32 vs module [4, 3, 3, 3] f32") != std::string::npos);
   // Nothing was loaded: BN weights are still 1, not the 0.5 of the map.
   CHECK(net.backbone->bn1->weight.to_double_vector() == std::vector<double>(4, 1.0));
 
@@ -239,6 +239,29 @@ TEST_CASE("nn: strict loading names every missing, unexpected and mis-shaped ten
   CHECK(r.mismatched[0].rfind("backbone.conv1.weight", 0) == 0);
   CHECK(net.backbone->bn1->weight.to_double_vector() == std::vector<double>(4, 0.5));
   CHECK(net.backbone->conv1->weight.to_double_vector() == std::vector<double>(108, 0.0));
+}
+
+// A tensor stored as I32 where the model has F32 would load its bytes as other numbers (scores of
+// 5e6 came out of such a file): integer and floating dtypes never load into each other, while
+// floating widths convert (F64 references, F16 checkpoints).
+TEST_CASE("nn: strict loading refuses an integer tensor for a floating one and back, converts float widths") {
+  Net net;
+  TensorMap state = nn::to_tensor_map(net.state_dict());
+  state["head.fc.bias"] = Tensor::zeros(state.at("head.fc.bias").shape(), DType::I32);
+  const std::string msg = test::error_of([&] { net.load_state_dict(state); });
+  CHECK(msg.find("head.fc.bias: given [") != std::string::npos);
+  CHECK(msg.find("i32 vs module") != std::string::npos);
+  CHECK(net.load_state_dict(state, /*strict=*/false).mismatched.size() == 1);
+
+  state = nn::to_tensor_map(net.state_dict());
+  state["backbone.bn1.num_batches_tracked"] = Tensor::zeros({}, DType::F32);
+  CHECK(test::error_of([&] { net.load_state_dict(state); }).find("backbone.bn1.num_batches_tracked") !=
+        std::string::npos);
+
+  state = nn::to_tensor_map(net.state_dict());
+  state["head.fc.bias"] = Tensor::full(state.at("head.fc.bias").shape(), 0.25, DType::F64);
+  CHECK(net.load_state_dict(state).clean());
+  CHECK(net.head->fc->bias.to_double_vector() == std::vector<double>(net.head->fc->bias.numel(), 0.25));
 }
 
 TEST_CASE("nn: train/eval switches BatchNorm between batch and running statistics") {

@@ -102,6 +102,38 @@ TEST_CASE("safetensors round trip and rejection of bad files") {
   std::remove("test_tensor_bad.safetensors");
 }
 
+// Hand-made files for the format's rules that a writer of our own never breaks (issue: a shifted
+// data section loaded every later tensor from wrong bytes; a shape of 2^62 x 3072 elements wrapped
+// to 0 bytes, passed, and crashed the program later).
+TEST_CASE("safetensors: the tensors tile the data section exactly, and sizes may not overflow") {
+  const std::string path = "test_tensor_hand.safetensors";
+  const auto load_with = [&](const std::string& header, size_t data_bytes) {
+    std::string h = header;
+    while (h.size() % 8) h.push_back(' ');
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((h.size() >> (8 * i)) & 0xff);
+    out += h + std::string(data_bytes, '\0');
+    write_file_atomic(path, out);
+    return test::error_of([&] { load_safetensors(path); });
+  };
+  const std::string a = R"("a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]})";
+  CHECK(load_with("{" + a + R"(, "b": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]}})", 12).empty());
+  CHECK(load_with("{" + a + R"(, "b": {"dtype": "F32", "shape": [1], "data_offsets": [12, 16]}})", 16)
+            .find("4 bytes at data offset 8 belong to no tensor") != std::string::npos);
+  CHECK(load_with("{" + a + "}", 9).find("trailing bytes") != std::string::npos);
+  CHECK(load_with("{" + a + R"(, "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})", 8)
+            .find("overlapping") != std::string::npos);
+  CHECK(load_with("{" + a + R"(, "e": {"dtype": "F32", "shape": [0], "data_offsets": [8, 8]}})", 8).empty());
+  const std::string huge =
+      load_with(R"({"x": {"dtype": "F32", "shape": [4611686018427387904, 3, 32, 32], "data_offsets": [0, 0]}})", 0);
+  CHECK(huge.find("'x'") != std::string::npos);
+  CHECK(huge.find("more elements than int64") != std::string::npos);
+  CHECK(load_with(R"({"x": {"dtype": "F64", "shape": [2305843009213693952], "data_offsets": [0, 0]}})", 0)
+            .find("more bytes than a file can hold") != std::string::npos);
+  CHECK_THROWS_WITH_AS(numel_of({int64_t{1} << 40, int64_t{1} << 40}), doctest::Contains("int64"), Error);
+  std::remove(path.c_str());
+}
+
 TEST_CASE("pinned host tensors are ordinary CPU tensors to their users") {
   Tensor t = Tensor::empty_pinned({2, 3});
   CHECK(t.device().is_cpu());

@@ -357,6 +357,26 @@ TEST_CASE("loader: a corrupt image is an error naming its path, from any worker 
   }
 }
 
+// A batch too large to allocate fails inside a worker thread: once an abort (the exception left the
+// thread), now the error of next(). Heatmaps of 2^21 x 2^21 x 133 floats exceed any address space.
+TEST_CASE("loader: a batch that cannot be allocated is an error from next(), not an abort") {
+  TempDir dir("loader-alloc");
+  TopDownConfig cfg = small_config();
+  cfg.codec.heatmap_h = cfg.codec.heatmap_w = 1 << 21;
+  const TopDownDataset ds(make_instances(dir), pose::coco_wholebody(), cfg);
+  for (int workers : {0, 2}) {
+    CAPTURE(workers);
+    LoaderOptions opt;
+    opt.batch_size = 2;
+    opt.workers = workers;
+    BatchLoader loader(ds, opt, 0);
+    CHECK_THROWS(loader.next());
+  }
+  LoaderOptions too_many;
+  too_many.workers = kMaxWorkers + 1;
+  CHECK(test::error_of([&] { BatchLoader loader(ds, too_many, 0); }).find("workers") != std::string::npos);
+}
+
 TEST_CASE("topdown: instances with the wrong keypoint count or an empty box are named") {
   TempDir dir("topdown-bad");
   std::vector<PersonInstance> inst = make_instances(dir);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # wbpose-train from the outside, on a small synthetic set: Ctrl-C (SIGINT) mid-run saves a
-# checkpoint and exits 0, and --resume finishes the run; bad input (unknown config key, data folder
-# without annotations, checkpoint of another model, image that does not decode) is one stderr line,
-# a non-zero exit, and leaves the run folder as it was.
+# checkpoint and exits 0, and --resume finishes the run; SIGKILL mid-save loses nothing; bad input
+# (unknown config key, data folder without annotations, checkpoint of another model, a changed
+# config on --resume, a second trainer on the folder, image that does not decode) is one stderr
+# line, a non-zero exit, and leaves the run folder as it was.
 # Usage: train_cli_test.sh WBPOSE_TRAIN WBPOSE_SYNTH
 set -u
 train=$1
@@ -33,6 +34,8 @@ config "$tmp/typo.json" 4 ', "epochz": 3'
 expect_one_line '"epochz"' --config "$tmp/typo.json" --data "$tmp/data" --out "$tmp/r_typo"
 grep -q 'typo.json' "$tmp/err" || fail "the unknown-key error does not name the file"
 [ ! -e "$tmp/r_typo" ] || fail "a bad config left a run folder"
+sed 's/"workers": 1/"workers": 100000/' "$tmp/tiny.json" >"$tmp/workers.json"
+expect_one_line '"workers"' --config "$tmp/workers.json" --data "$tmp/data" --out "$tmp/r_workers"
 mkdir "$tmp/empty"
 expect_one_line 'annotations/' --config "$tmp/tiny.json" --data "$tmp/empty" --out "$tmp/r_empty"
 [ ! -e "$tmp/r_empty" ] || fail "a data folder without annotations left a run folder"
@@ -51,6 +54,40 @@ epochs=$(( $(sed -n 's/.*"epoch": *\([0-9]*\).*/\1/p' "$tmp/run/checkpoint.json"
   >"$tmp/resume.log" 2>&1 || { fail "--resume failed"; cat "$tmp/resume.log"; }
 grep -q '^done' "$tmp/resume.log" || { fail "--resume did not finish"; cat "$tmp/resume.log"; }
 [ -f "$tmp/run/curves.png" ] || fail "no curves.png"
+
+# SIGKILL inside a checkpoint save, between its tensors and the JSON that commits them (the test
+# hook WBPOSE_TEST_HOLD_CHECKPOINT stops the save there and waits): --resume continues from the
+# previous save and ends with the weights of a run never killed. While the first process holds the
+# folder, a second trainer on it is refused.
+"$train" --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/straight" --epochs 2 >/dev/null 2>&1 ||
+  fail "the uninterrupted run failed"
+"$train" --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/killed" --epochs 1 >/dev/null 2>&1 ||
+  fail "the first epoch of the killed run failed"
+WBPOSE_TEST_HOLD_CHECKPOINT="$tmp/held" "$train" --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/killed" \
+  --resume --epochs 2 >"$tmp/held.log" 2>&1 &
+pid=$!
+i=0
+until [ -e "$tmp/held" ]; do
+  i=$((i + 1))
+  [ $i -le 600 ] || { kill -9 "$pid"; echo "FAIL: the save did not reach the hook in 60 s"; cat "$tmp/held.log"; exit 1; }
+  sleep 0.1
+done
+expect_one_line 'another process' --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/killed" --resume --epochs 2
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+ls "$tmp/killed" | grep -q '^checkpoint\.e2-.*\.safetensors$' || fail "the killed save wrote no tensors: $(ls "$tmp/killed")"
+"$train" --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/killed" --resume --epochs 2 >"$tmp/after.log" 2>&1 ||
+  { fail "--resume after SIGKILL mid-save failed"; cat "$tmp/after.log"; }
+cmp -s "$tmp/straight/latest.safetensors" "$tmp/killed/latest.safetensors" ||
+  fail "the run killed mid-save and resumed ends with other weights than the uninterrupted one"
+[ "$(ls "$tmp/killed" | grep -c '^checkpoint\..*\.safetensors$')" -eq 1 ] || fail "stale checkpoint files: $(ls "$tmp/killed")"
+if ls "$tmp/killed" | grep -q '\.tmp'; then fail "temporary files left: $(ls "$tmp/killed")"; fi
+
+# A changed learning rate on --resume is refused, naming the field; the run stays as it was.
+sed 's/"warmup_iters": 2/"warmup_iters": 2, "lr": 0.5/' "$tmp/tiny.json" >"$tmp/lr.json"
+cp "$tmp/killed/config.json" "$tmp/config.before"
+expect_one_line 'train.lr' --config "$tmp/lr.json" --data "$tmp/data" --out "$tmp/killed" --resume --epochs 3
+cmp -s "$tmp/killed/config.json" "$tmp/config.before" || fail "a refused resume rewrote config.json"
 
 # An image that does not decode: every training image is garbage, so the first batch reaches one.
 cp -r "$tmp/data" "$tmp/bad"

@@ -95,6 +95,10 @@ DatasetSummary generate_dataset(const DatasetOptions& opt, const std::function<v
         "--train/--val: image counts must be in [0, ", kMaxImagesPerSplit, "], got ", opt.train, " and ", opt.val);
   check(opt.train + opt.val > 0, "--train/--val: nothing to generate (both are 0)");
   check(!opt.out.empty(), "--out: no output folder given");
+  // Into a folder that holds files, a set would replace its annotations and leave stale images.
+  std::error_code ec;
+  check(!fs::exists(opt.out, ec) || (fs::is_directory(opt.out, ec) && fs::is_empty(opt.out, ec)), "--out ", opt.out,
+        ": exists and is not an empty folder (choose a new folder, or remove this one)");
   make_dir(opt.out + "/images");
   make_dir(opt.out + "/annotations");
 

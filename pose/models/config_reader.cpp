@@ -3,8 +3,19 @@
 #include <limits>
 
 #include "tensor/error.h"
+#include "tensor/json_int.h"
 
 namespace wb::pose {
+
+namespace {
+
+// A value as the error quotes it: its JSON, cut short (a whole nested object is noise on one line).
+std::string excerpt(const nlohmann::json& v) {
+  std::string s = v.dump();
+  return s.size() <= 40 ? s : s.substr(0, 37) + "...";
+}
+
+}  // namespace
 
 ConfigReader::ConfigReader(const nlohmann::json& j, std::string where) : j_(j), where_(std::move(where)) {
   check(j_.is_object(), where_, ": a config must be a JSON object, got ", j_.type_name());
@@ -23,8 +34,9 @@ void ConfigReader::fail_field(const std::string& key, const std::string& why) co
 void ConfigReader::get(const std::string& key, int64_t& out) {
   const nlohmann::json* v = find(key);
   if (!v) return;
-  if (!v->is_number_integer()) fail_field(key, std::string("expected an integer, got ") + v->type_name());
-  out = v->get<int64_t>();
+  const std::optional<int64_t> i = json_int64(*v);
+  if (!i) fail_field(key, "expected an integer of at most 2^63 - 1, got " + excerpt(*v));
+  out = *i;
 }
 
 void ConfigReader::get(const std::string& key, int& out) {
@@ -69,8 +81,9 @@ void ConfigReader::get(const std::string& key, std::vector<int64_t>& out) {
   if (!v->is_array()) fail_field(key, std::string("expected an array of integers, got ") + v->type_name());
   std::vector<int64_t> r;
   for (const auto& e : *v) {
-    if (!e.is_number_integer()) fail_field(key, std::string("expected an array of integers, found ") + e.type_name());
-    r.push_back(e.get<int64_t>());
+    const std::optional<int64_t> i = json_int64(e);
+    if (!i) fail_field(key, "expected an array of integers of at most 2^63 - 1, found " + excerpt(e));
+    r.push_back(*i);
   }
   out = std::move(r);
 }

@@ -7,6 +7,7 @@
 
 #include "pose/models/mspn.h"
 #include "pose/models/mspn_loss.h"
+#include "tasks/model_spec.h"
 #include "tensor/error.h"
 
 namespace wb::tasks {
@@ -40,10 +41,10 @@ class MSPNFamily : public PoseFamily {
     const pose::MSPNConfig c = pose::mspn_config_from_json(config, where);
     pose::HeatmapCodec codec;
     codec.encoding = pose::HeatmapEncoding::Megvii;
-    codec.input_h = static_cast<int>(c.input_size[0]);
-    codec.input_w = static_cast<int>(c.input_size[1]);
-    codec.heatmap_h = static_cast<int>(c.out_shape[0]);
-    codec.heatmap_w = static_cast<int>(c.out_shape[1]);
+    codec.input_h = checked_side(c.input_size[0], where, "input_size");
+    codec.input_w = checked_side(c.input_size[1], where, "input_size");
+    codec.heatmap_h = checked_side(c.out_shape[0], where, "out_shape");
+    codec.heatmap_w = checked_side(c.out_shape[1], where, "out_shape");
     codec.kernel_sizes = pose::mspn_kernel_sizes(c);
     codec.blur_kernel = codec.kernel_sizes.back();
     return codec;

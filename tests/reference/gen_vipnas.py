@@ -154,7 +154,9 @@ def parity_case(cfg, batch, seed):
             break
     else:
         raise RuntimeError("no draw with a kink margin of %g in 200 attempts" % KINK_MARGIN)
-    state = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+    # Floating tensors as f32, integer ones (num_batches_tracked) as they are: a strict load checks dtypes.
+    state = {k: v.detach().clone().float() if v.is_floating_point() else v.detach().clone()
+             for k, v in model.state_dict().items()}
     model = model.double()
     loss_module = model.head.loss_module
     assert type(loss_module).__name__ == "KeypointMSELoss" and loss_module.use_target_weight

@@ -348,7 +348,9 @@ def parity_case(cfg, batch, seed):
             break
     else:
         raise RuntimeError("no draw with a ReLU margin of %g in 200 attempts" % RELU_MARGIN)
-    state = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+    # Floating tensors as f32, integer ones (num_batches_tracked) as they are: a strict load checks dtypes.
+    state = {k: v.detach().clone().float() if v.is_floating_point() else v.detach().clone()
+             for k, v in model.state_dict().items()}
     model = model.double()
     model.eval()
     with torch.no_grad():
