@@ -327,11 +327,30 @@ TEST_CASE("predictor: errors name the problem") {
   CHECK(message(model, {instance(bad, 1, {0, 0, 50, 50})}).find("bad.png") != std::string::npos);
   CHECK(message(model, {instance(good, 1, {0, 0, 0, 50})}).find("unusable box") != std::string::npos);
   CHECK(message(model, {instance(good, 1, {0, NAN, 10, 50})}).find("unusable box") != std::string::npos);
-  CHECK(!message(model, {instance(good, 1, {0, 0, 1e308, 1e308})}).empty());  // a region of infinite size
+  // A region of infinite size: the error names the person, not only the singular crop matrix.
+  CHECK(message(model, {instance(good, 1, {0, 0, 1e308, 1e308})}).find("instance #0 (image 1, box [") !=
+        std::string::npos);
   FakeHeatmapModel wholebody(pose::coco_wholebody(), FakeHeatmapModel::Mode::Sample);
   wholebody.eval();
   CHECK(message(wholebody, {instance(good, 1, {0, 0, 50, 50})}).find("expected [1, 17, 64, 48]") != std::string::npos);
   CHECK(message(model, {}).empty());  // nothing to do is not an error
+}
+
+// NaN weights once gave results files of nulls that no scorer reads (JSON has no NaN).
+TEST_CASE("predictor: a model whose output is not finite is an error, not a results file") {
+  TempDir dir;
+  const std::string a = dir.file("a.png");
+  write_blob_image(a, 120, 100, 40, 50, 6);
+  auto model = pose::build_model({{"type", "hrnet"}, {"num_keypoints", 17}, {"input_size", {64, 64}}, {"width", 4},
+                                  {"stem_channels", 8}, {"stage1_blocks", 1}, {"stage1_channels", 8},
+                                  {"num_modules", {1, 1, 1}}, {"num_blocks", {1, 1, 1}}},
+                                 "tiny-hrnet");
+  model->head->final_layer->bias.fill_(NAN);
+  tasks::PredictOptions o = body_options(pose::HeatmapDecoding::Shift);
+  o.codec.input_w = 64, o.codec.input_h = 64, o.codec.heatmap_w = 16, o.codec.heatmap_h = 16;
+  const std::string msg = test::error_of([&] { tasks::predict(*model, o, {instance(a, 1, {5, 5, 60, 80})}); });
+  CHECK(msg.find("not finite") != std::string::npos);
+  CHECK(msg.find("image 1") != std::string::npos);
 }
 
 namespace {
