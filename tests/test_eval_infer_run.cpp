@@ -184,6 +184,9 @@ TEST_CASE("model spec: run configs with a codec section, strict weights from a t
   write_file_atomic(cfg, json{{"model", tiny_hrnet(17)}, {"codec", {{"encoding", "gauss"}}}}.dump());
   CHECK(test::error_of([&] { tasks::read_model_spec(cfg); }).find("\"gauss\"") != std::string::npos);
   CHECK(tasks::default_codec({384, 288}, "test").sigma == 3.0);
+  // A number JSON cannot hold: an error naming the file, not nlohmann's bare out_of_range.
+  write_file_atomic(cfg, "{\"model\": {\"type\": \"hrnet\", \"width\": 1e999}}");
+  CHECK(test::error_of([&] { tasks::read_model_spec(cfg); }).find(cfg + ": malformed JSON") != std::string::npos);
   // A training config's other sections are checked too, though only its model and codec are used.
   write_file_atomic(cfg, json{{"model", tiny_hrnet(17)}, {"train", {{"epoch", 3}}}}.dump());
   CHECK(test::error_of([&] { tasks::read_model_spec(cfg); }).find("train: unknown field \"epoch\"") != std::string::npos);
