@@ -18,6 +18,10 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG
+// JPEG and PNG only (COCO's and our own files): stb's other decoders (GIF, PNM, PSD, HDR, ...) are a
+// surface for hostile files that no dataset here needs; fuzzing found 0-pixel PNMs among them.
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
 #include <stb_image.h>
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
@@ -58,6 +62,10 @@ Image decode_image(std::string_view bytes, const std::string& name, int channels
   if (data == nullptr) {
     const char* why = stbi_failure_reason();
     fail("image '", name, "' does not decode: ", why ? why : "unknown reason");
+  }
+  if (w <= 0 || h <= 0) {
+    stbi_image_free(data);
+    fail("image '", name, "' has no pixels (", w, "x", h, ")");
   }
   Image img;
   img.width = w;

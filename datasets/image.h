@@ -28,7 +28,7 @@ struct Image {
 constexpr int64_t kDefaultMaxImagePixels = 100'000'000;
 int64_t max_image_pixels();
 
-// Decodes JPEG or PNG (any format stb_image reads) into `channels` channels (1, 3 or 4; grey and
+// Decodes JPEG or PNG (other formats are refused) into `channels` channels (1, 3 or 4; grey and
 // alpha are converted by stb); an image above max_image_pixels() is refused before it is decoded.
 // `name` is what an error message calls the data.
 Image decode_image(std::string_view bytes, const std::string& name, int channels = 3);

@@ -122,4 +122,7 @@ TEST_CASE("image: a declared size above the pixel limit is refused before decodi
         std::string::npos);
   ::unsetenv("WBPOSE_MAX_IMAGE_PIXELS");
   CHECK(decode_image(small, "small.png").width == 40);
+  // JPEG and PNG only: a PNM of 86 x 0 pixels once decoded to an image with no pixels (fuzzing).
+  CHECK(test::error_of([&] { decode_image(std::string("P6\n86 0\n255\n"), "flat.ppm"); }).find("flat.ppm") !=
+        std::string::npos);
 }
