@@ -4,8 +4,10 @@
 set -euo pipefail
 
 # python3-pip and python3-matplotlib are for xtcocotools, the evaluator oracle (below).
+# clang and libclang-rt-14-dev (its libFuzzer and sanitizer runtimes, only recommended by clang) build
+# the fuzz targets (scripts/fuzz.sh).
 pkgs=(cmake ninja-build g++ libeigen3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev
-      python3-torch python3-torchvision python3-pip python3-matplotlib)
+      python3-torch python3-torchvision python3-pip python3-matplotlib clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
