@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "datasets/image_guard.h"
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
 
@@ -49,6 +50,7 @@ Image decode_image(std::string_view bytes, const std::string& name, int channels
   check(channels >= 1 && channels <= 4, "image '", name, "': cannot decode into ", channels, " channels");
   check(bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), "image '", name,
         "': file too large to decode (", bytes.size(), " bytes)");
+  check_image_structure(bytes, name);  // what stb 2.27 mishandles (datasets/image_guard.h)
   int w = 0, h = 0, file_channels = 0;
   // The header first: a 657 KB PNG may declare 26000 x 26000 grey pixels (4 GB decoded as RGB).
   if (stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w, &h,

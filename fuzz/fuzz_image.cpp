@@ -3,7 +3,7 @@
 // Property: a decoded image has a positive size and width x height x 3 bytes.
 // Seeds (WBPOSE_FUZZ_WRITE_SEEDS): small PNGs (grey, RGB, RGBA) and JPEGs from our encoders.
 //
-// fuzz-instrument: datasets/image.cpp
+// fuzz-instrument: datasets/image.cpp datasets/image_guard.cpp
 #include "datasets/image.h"
 #include "fuzz/common.h"
 

@@ -3,7 +3,7 @@
 # libclang-rt-14-dev, which scripts/install-deps.sh installs).
 #
 #   scripts/fuzz.sh                       # every target, 300 s each (the long run)
-#   scripts/fuzz.sh --seconds 8           # the smoke run that ctest's fuzz_smoke does
+#   scripts/fuzz.sh --seconds 5 -- -seed=1  # the smoke run that ctest's fuzz_smoke does
 #   scripts/fuzz.sh --only coco_results,image --seconds 60
 #   scripts/fuzz.sh --build-only          # just the binaries: BUILD/fuzz/bin/fuzz_<target>
 #   scripts/fuzz.sh --build-dir B --out O # link against the build B, put everything fuzzing makes in O

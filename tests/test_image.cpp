@@ -122,6 +122,20 @@ TEST_CASE("image: a declared size above the pixel limit is refused before decodi
         std::string::npos);
   ::unsetenv("WBPOSE_MAX_IMAGE_PIXELS");
   CHECK(decode_image(small, "small.png").width == 40);
+  // What Debian's stb_image 2.27 mishandles is refused before it decodes (datasets/image_guard.h):
+  // a JPEG Huffman table of more than 256 codes (stb wrote past its tables), an empty PNG IDAT.
+  const std::string jpeg = encode_jpeg(noise_image(40, 30, 3));
+  const size_t dht = jpeg.find("\xFF\xC4");
+  REQUIRE(dht != std::string::npos);
+  std::string bad_dht = jpeg;
+  for (size_t k = 0; k < 16; ++k) bad_dht[dht + 5 + k] = static_cast<char>(0x40);  // 16 x 64 codes
+  CHECK(test::error_of([&] { decode_image(bad_dht, "dht.jpg"); }).find("corrupt JPEG Huffman table") !=
+        std::string::npos);
+  CHECK(decode_image(jpeg, "good.jpg").width == 40);
+  std::string empty_idat = small;
+  const size_t idat = empty_idat.find("IDAT") - 4;
+  empty_idat.insert(idat, std::string("\0\0\0\0IDAT\x35\xAF\x06\x1E", 12));  // a zero-length IDAT first
+  CHECK(test::error_of([&] { decode_image(empty_idat, "idat.png"); }).find("empty IDAT") != std::string::npos);
   // JPEG and PNG only: a PNM of 86 x 0 pixels once decoded to an image with no pixels (fuzzing).
   CHECK(test::error_of([&] { decode_image(std::string("P6\n86 0\n255\n"), "flat.ppm"); }).find("flat.ppm") !=
         std::string::npos);
