@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   app.add_option("--out", out_dir, "run folder (default: runs/<config name>)");
   app.add_option("--device", device_name, "cpu, cuda, cuda:N or auto")->capture_default_str();
   app.add_flag("--resume", resume, "continue the run in --out from its checkpoint");
-  app.add_option("--seed", seed, "random seed (overrides the config's seed)")->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
+  app.add_option("--seed", seed, "random seed (overrides the config's seed)")
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   app.add_option("--epochs", epochs, "number of epochs (overrides the config's train.epochs)")
       ->check(CLI::Range(1, 1000000));
   try {

@@ -25,12 +25,12 @@ void check_dht(std::string_view b, size_t begin, size_t end, const std::string& 
   check(p == end, "image '", name, "': corrupt JPEG Huffman table (its values overrun the segment)");
 }
 
-// Walks the markers as stb_image does: bytes other than 0xFF between segments and 0xFF fill bytes
-// are skipped; after a scan (SOS) its entropy-coded data runs to the first 0xFF that is followed by
+// Walks the markers from `start` (after SOI) as stb_image does: bytes other than 0xFF between
+// segments and 0xFF fill bytes are skipped; after a scan (SOS) its entropy-coded data runs to the first 0xFF that is followed by
 // neither 0x00 (a stuffed byte) nor a restart marker.
-void check_jpeg(std::string_view b, const std::string& name) {
+void check_jpeg(std::string_view b, size_t start, const std::string& name) {
   const size_t n = b.size();
-  size_t i = 2;
+  size_t i = start;
   while (i + 1 < n) {
     if (at(b, i) != 0xFF) {
       ++i;
@@ -52,8 +52,10 @@ void check_jpeg(std::string_view b, const std::string& name) {
     if (i + 2 + len > n) return;
     i += 2 + len;
     if (marker == 0xDA) {  // entropy-coded data up to the next real marker
-      while (i + 1 < n && !(at(b, i) == 0xFF && at(b, i + 1) != 0x00 && !(at(b, i + 1) >= 0xD0 && at(b, i + 1) <= 0xD7)))
-        ++i;
+      const auto marker_at = [&](size_t k) {
+        return at(b, k) == 0xFF && at(b, k + 1) != 0x00 && !(at(b, k + 1) >= 0xD0 && at(b, k + 1) <= 0xD7);
+      };
+      while (i + 1 < n && !marker_at(i)) ++i;
     }
   }
 }
@@ -78,7 +80,10 @@ void check_png(std::string_view b, const std::string& name) {
 }  // namespace
 
 void check_image_structure(std::string_view bytes, const std::string& name) {
-  if (bytes.size() >= 2 && at(bytes, 0) == 0xFF && at(bytes, 1) == 0xD8) check_jpeg(bytes, name);
+  // stb takes a JPEG's start of image after any number of 0xFF fill bytes, as markers allow.
+  size_t fill = 0;
+  while (fill < bytes.size() && at(bytes, fill) == 0xFF) ++fill;
+  if (fill >= 1 && fill < bytes.size() && at(bytes, fill) == 0xD8) check_jpeg(bytes, fill + 1, name);
   if (bytes.size() >= 8 && bytes.substr(0, 8) == std::string_view("\x89PNG\r\n\x1a\n", 8)) check_png(bytes, name);
 }
 

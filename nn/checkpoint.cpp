@@ -3,11 +3,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <limits>
-#include <type_traits>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
+#include <type_traits>
 
 #include "tensor/atomic_file.h"
 #include "tensor/json_int.h"
@@ -50,9 +51,9 @@ bool is_tensors_name(const std::string& name, const std::string& stem) {
   return dash != std::string::npos && digits(mid.substr(0, dash)) && digits(mid.substr(dash + 2));
 }
 
-// Test hook (tests/train_cli_test.sh): with WBPOSE_TEST_HOLD_CHECKPOINT=FILE a save stops inside
-// its only unsafe-looking window, after the tensors and before the JSON that commits them, creates
-// FILE and waits to be killed, so that a test can SIGKILL a run there deterministically.
+// Test hook (tests/train_cli_test.sh): with WBPOSE_TEST_HOLD_CHECKPOINT=FILE a save stops between
+// writing its tensors and the JSON that commits them, creates FILE and waits to be killed, so that
+// a test can SIGKILL a run inside that window deterministically.
 void hold_for_test() {
   const char* marker = std::getenv("WBPOSE_TEST_HOLD_CHECKPOINT");
   if (marker == nullptr || *marker == '\0') return;

@@ -12,6 +12,7 @@
 // moment leaves the previous JSON pointing at the previous tensors, intact. After the commit the
 // files of earlier saves are removed (remove_stale_checkpoint_files). Version-1 checkpoints of
 // earlier builds ("tensors": "<prefix>.safetensors") load as they are.
+//
 // Model-only weights (a converted MMPose checkpoint, the output of training) are one safetensors
 // file of state_dict() names: save_weights() / load_weights().
 #pragma once

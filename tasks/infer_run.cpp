@@ -117,12 +117,13 @@ std::map<std::string, std::vector<BoxWithScore>> read_boxes_file(const std::stri
       const auto& b = list[i];
       bool ok = b.is_array() && (b.size() == 4 || b.size() == 5);
       for (size_t k = 0; ok && k < b.size(); ++k) ok = b[k].is_number();
-      check(ok, path, ": \"", name, "\" box ", i, ": expected [x, y, w, h] or [x, y, w, h, score], got ", excerpt(b));
+      if (!ok)
+        fail(path, ": \"", name, "\" box ", i, ": expected [x, y, w, h] or [x, y, w, h, score], got ", excerpt(b));
       BoxWithScore e{{b[0].get<double>(), b[1].get<double>(), b[2].get<double>(), b[3].get<double>()},
                      b.size() == 5 ? b[4].get<double>() : 1.0};
-      check(e.box.w > 0 && e.box.h > 0 && std::isfinite(e.box.x) && std::isfinite(e.box.y) && std::isfinite(e.box.w) &&
-                std::isfinite(e.box.h),
-            path, ": \"", name, "\" box ", i, ": width and height must be positive and finite, got ", excerpt(b));
+      if (!(e.box.w > 0 && e.box.h > 0 && std::isfinite(e.box.x) && std::isfinite(e.box.y) &&
+            std::isfinite(e.box.w) && std::isfinite(e.box.h)))
+        fail(path, ": \"", name, "\" box ", i, ": width and height must be positive and finite, got ", excerpt(b));
       boxes.push_back(e);
     }
   }

@@ -121,9 +121,9 @@ SafetensorsFile load_safetensors(const std::string& path) {
     check(b <= en && en <= data_size, where, ": data_offsets [", b, ", ", en, ") outside the ", data_size,
           "-byte data section (truncated file?)");
     uint64_t expected = 0;
-    check(!__builtin_mul_overflow(static_cast<uint64_t>(naming(where, [&] { return numel_of(shape); })),
-                                  static_cast<uint64_t>(dtype_size(t)), &expected),
-          where, ": shape ", shape_str(shape), " ", dtype_name(t), " has more bytes than a file can hold");
+    if (__builtin_mul_overflow(static_cast<uint64_t>(naming(where, [&] { return numel_of(shape); })),
+                               static_cast<uint64_t>(dtype_size(t)), &expected))
+      fail(where, ": shape ", shape_str(shape), " ", dtype_name(t), " has more bytes than a file can hold");
     check(en - b == expected, where, ": ", en - b, " bytes for shape ", shape_str(shape), " ", dtype_name(t),
           " (expected ", expected, ")");
     ranges.emplace_back(b, en);

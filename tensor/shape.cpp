@@ -11,7 +11,8 @@ int64_t numel_of(const Shape& s) {
   for (int64_t d : s) {
     // A shape read from a file can ask for more elements than int64 counts: refuse it here, where
     // every size computation starts, instead of wrapping to a small count.
-    check(!__builtin_mul_overflow(n, d, &n), "shape ", shape_str(s), " has more elements than int64 can count");
+    // (An if, not check(): the message must not be built on every call of this hot function.)
+    if (__builtin_mul_overflow(n, d, &n)) fail("shape ", shape_str(s), " has more elements than int64 can count");
   }
   return n;
 }

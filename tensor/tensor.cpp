@@ -108,8 +108,8 @@ Tensor cuda_contiguous(const Tensor& t) {
 // The bytes of a new tensor, refusing a count that wraps (2^62 floats would allocate 0 bytes).
 size_t bytes_of(const Shape& shape, DType dtype) {
   size_t bytes = 0;
-  check(!__builtin_mul_overflow(static_cast<size_t>(numel_of(shape)), dtype_size(dtype), &bytes), "tensor of shape ",
-        shape_str(shape), " ", dtype_name(dtype), ": more bytes than memory can address");
+  if (__builtin_mul_overflow(static_cast<size_t>(numel_of(shape)), dtype_size(dtype), &bytes))
+    fail("tensor of shape ", shape_str(shape), " ", dtype_name(dtype), ": more bytes than memory can address");
   return bytes;
 }
 

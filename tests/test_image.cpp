@@ -131,6 +131,9 @@ TEST_CASE("image: a declared size above the pixel limit is refused before decodi
   for (size_t k = 0; k < 16; ++k) bad_dht[dht + 5 + k] = static_cast<char>(0x40);  // 16 x 64 codes
   CHECK(test::error_of([&] { decode_image(bad_dht, "dht.jpg"); }).find("corrupt JPEG Huffman table") !=
         std::string::npos);
+  // The same behind fill bytes, which stb skips before the start of image (found by the CI fuzz run).
+  CHECK(test::error_of([&] { decode_image(std::string(16, '\xFF') + bad_dht, "fill.jpg"); })
+            .find("corrupt JPEG Huffman table") != std::string::npos);
   CHECK(decode_image(jpeg, "good.jpg").width == 40);
   std::string empty_idat = small;
   const size_t idat = empty_idat.find("IDAT") - 4;
