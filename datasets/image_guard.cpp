@@ -72,7 +72,10 @@ void check_png(std::string_view b, const std::string& name) {
     const uint32_t len = be32(b, i);
     const std::string_view type = b.substr(i + 4, 4);
     check(!(type == "IDAT" && len == 0), "image '", name, "': PNG with an empty IDAT chunk at offset ", i);
-    if (type == "IEND" || len > b.size() - i - 8) return;
+    // stb grows its buffer to a chunk's declared length before reading it: 2 GB for a lying header.
+    check(len <= b.size() - i - 8, "image '", name, "': PNG chunk at offset ", i, " declares ", len,
+          " bytes, beyond the end of the file");
+    if (type == "IEND") return;
     i += 12 + static_cast<size_t>(len);
   }
 }

@@ -139,6 +139,10 @@ TEST_CASE("image: a declared size above the pixel limit is refused before decodi
   const size_t idat = empty_idat.find("IDAT") - 4;
   empty_idat.insert(idat, std::string("\0\0\0\0IDAT\x35\xAF\x06\x1E", 12));  // a zero-length IDAT first
   CHECK(test::error_of([&] { decode_image(empty_idat, "idat.png"); }).find("empty IDAT") != std::string::npos);
+  std::string lying = small;  // the IHDR chunk's length field (bytes 8-11) claims 1.5 GB
+  lying[8] = '\x5D';
+  CHECK(test::error_of([&] { decode_image(lying, "lying.png"); }).find("beyond the end of the file") !=
+        std::string::npos);
   // JPEG and PNG only: a PNM of 86 x 0 pixels once decoded to an image with no pixels (fuzzing).
   CHECK(test::error_of([&] { decode_image(std::string("P6\n86 0\n255\n"), "flat.ppm"); }).find("flat.ppm") !=
         std::string::npos);
