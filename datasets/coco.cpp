@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "pose/keypoints.h"
@@ -285,11 +286,14 @@ std::string SkipCounts::summary() const {
   std::ostringstream os;
   os << "skipped " << total() << " annotations: " << crowd << " crowd, " << zero_area_box
      << " zero-area box, " << no_keypoints << " without labelled keypoints";
+  if (outside_image > 0) os << ", " << outside_image << " box outside its image";
   return os.str();
 }
 
 InstanceSelection select_training_instances(const CocoKeypointsFile& file) {
   InstanceSelection sel;
+  std::unordered_map<int64_t, const CocoImage*> images;  // find_image scans: COCO has 10^5 people
+  for (const CocoImage& im : file.images) images.emplace(im.id, &im);
   for (size_t i = 0; i < file.annotations.size(); ++i) {
     const PersonAnnotation& a = file.annotations[i];
     bool labelled = false;
@@ -300,6 +304,10 @@ InstanceSelection select_training_instances(const CocoKeypointsFile& file) {
       ++sel.skipped.zero_area_box;
     } else if (!labelled) {
       ++sel.skipped.no_keypoints;
+    } else if (const auto im = images.find(a.image_id);
+               im != images.end() && !(a.bbox.x < im->second->width && a.bbox.y < im->second->height &&
+                                       a.bbox.x + a.bbox.w > 0 && a.bbox.y + a.bbox.h > 0)) {
+      ++sel.skipped.outside_image;
     } else {
       sel.kept.push_back(i);
     }

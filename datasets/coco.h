@@ -77,7 +77,8 @@ struct SkipCounts {
   int64_t crowd = 0;
   int64_t zero_area_box = 0;  // bbox width or height <= 0
   int64_t no_keypoints = 0;   // no keypoint with v > 0 in any part
-  int64_t total() const { return crowd + zero_area_box + no_keypoints; }
+  int64_t outside_image = 0;  // a bbox that does not overlap its image (a crop of padding only)
+  int64_t total() const { return crowd + zero_area_box + no_keypoints + outside_image; }
   std::string summary() const;  // e.g. "skipped 12 annotations: 3 crowd, 1 zero-area box, 8 ..."
 };
 struct InstanceSelection {

@@ -117,7 +117,9 @@ std::array<int64_t, 2> conv_transpose2d_output_hw(const Shape& x, const Shape& w
 }
 
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
-  return conv2d_forward_fused(x, w, {.bias = bias}, p);
+  ConvEpilogue e;
+  e.bias = bias;
+  return conv2d_forward_fused(x, w, e, p);
 }
 
 Tensor conv2d_forward_fused(const Tensor& x_in, const Tensor& w_in, const ConvEpilogue& e_in,

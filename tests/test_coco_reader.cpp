@@ -149,10 +149,11 @@ TEST_CASE("coco reader: COCO person keypoints, and training-instance selection")
   f["annotations"].push_back(person(3, {0, 0, 0, 5}, false, 2));
   f["annotations"].push_back(person(4, {0, 0, 5, 5}, false, 0));
   f["annotations"].push_back(person(5, {1, 1, 2, 2}, false, 0.5));
+  f["annotations"].push_back(person(6, {10, 2, 5, 5}, false, 2));  // right of the 10x10 image
   f["annotations"][4].erase("iscrowd");  // absent means not a crowd, as in xtcocotools
   const CocoKeypointsFile c = parse_coco_keypoints(f.dump(), "coco.json");
   CHECK(c.format == KeypointFormat::coco_body);
-  CHECK(c.annotations.size() == 5);
+  CHECK(c.annotations.size() == 6);
   CHECK(c.annotations[0].keypoints.size() == 51);
   CHECK(c.annotations[1].iscrowd);
   CHECK_FALSE(c.annotations[4].iscrowd);
@@ -162,8 +163,10 @@ TEST_CASE("coco reader: COCO person keypoints, and training-instance selection")
   CHECK(sel.skipped.crowd == 1);
   CHECK(sel.skipped.zero_area_box == 1);
   CHECK(sel.skipped.no_keypoints == 1);
-  CHECK(sel.skipped.total() == 3);
-  CHECK(sel.skipped.summary().find("3 annotations") != std::string::npos);
+  CHECK(sel.skipped.outside_image == 1);
+  CHECK(sel.skipped.total() == 4);
+  CHECK(sel.skipped.summary().find("4 annotations") != std::string::npos);
+  CHECK(sel.skipped.summary().find("1 box outside its image") != std::string::npos);
 }
 
 TEST_CASE("coco reader: malformed ground truth names the file, the annotation and the field") {
