@@ -61,16 +61,6 @@ void hold_for_test() {
   for (;;) ::pause();
 }
 
-// Runs f, prefixing any engine error with the file it concerns.
-template <class F>
-auto naming_file(const std::string& path, F&& f) {
-  try {
-    return f();
-  } catch (const Error& e) {
-    fail(path, ": ", e.what());
-  }
-}
-
 // The strict name, shape and dtype check of Module::load_state_dict, without loading anything.
 void check_model_state(const Module& model, const TensorMap& state, const std::string& path) {
   std::set<std::string> names;
@@ -163,7 +153,7 @@ TrainProgress load_checkpoint(const std::string& prefix, Module& model, Optimize
         optimizer.name(), "\"");
   Generator restored;
   const auto rng_state = field<std::string>(j, "rng", jpath);
-  naming_file(jpath + " (field \"rng\")", [&] { restored.set_state(rng_state); });
+  with_context(jpath + " (field \"rng\")", [&] { restored.set_state(rng_state); });
 
   const std::string tensors = field<std::string>(j, "tensors", jpath);
   check(is_tensors_name(tensors, stem_of(prefix)), jpath, ": field \"tensors\" (\"", tensors,
@@ -190,7 +180,7 @@ TrainProgress load_checkpoint(const std::string& prefix, Module& model, Optimize
   }
   check_model_state(model, model_state, wpath);
   // The optimizer validates everything before it changes anything; after it nothing can fail.
-  naming_file(wpath, [&] { optimizer.load_state_dict(optimizer_state); });
+  with_context(wpath, [&] { optimizer.load_state_dict(optimizer_state); });
   model.load_state_dict(model_state, /*strict=*/true);
   rng = restored;
   return progress;
@@ -202,7 +192,7 @@ void save_weights(const std::string& path, const Module& model) {
 
 LoadResult load_weights(const std::string& path, Module& model, bool strict) {
   const SafetensorsFile file = load_safetensors(path);
-  return naming_file(path, [&] { return model.load_state_dict(file.tensors, strict); });
+  return with_context(path, [&] { return model.load_state_dict(file.tensors, strict); });
 }
 
 }  // namespace wb::nn

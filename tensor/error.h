@@ -19,9 +19,22 @@ template <class... Args>
   throw Error(os.str());
 }
 
+// Its message pieces are evaluated on every call, failing or not: on a hot path write
+// `if (!ok) fail(...)` when a piece costs something to build (a shape string, say).
 template <class... Args>
 void check(bool ok, const Args&... args) {
   if (!ok) fail(args...);
+}
+
+// Runs f and returns its result; an engine error it raises is raised again with `where` (a file,
+// an entry) in front of its message.
+template <class F>
+auto with_context(const std::string& where, F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    fail(where, ": ", e.what());
+  }
 }
 
 }  // namespace wb

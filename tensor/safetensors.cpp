@@ -37,16 +37,6 @@ bool parse_st_dtype(const std::string& s, DType& out) {
   return false;
 }
 
-// Runs f, prefixing an engine error with `where`.
-template <class F>
-auto naming(const std::string& where, F&& f) {
-  try {
-    return f();
-  } catch (const Error& e) {
-    fail(where, ": ", e.what());
-  }
-}
-
 }  // namespace
 
 void save_safetensors(const std::string& path, const TensorMap& tensors, const std::map<std::string, std::string>& metadata) {
@@ -121,7 +111,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
     check(b <= en && en <= data_size, where, ": data_offsets [", b, ", ", en, ") outside the ", data_size,
           "-byte data section (truncated file?)");
     uint64_t expected = 0;
-    if (__builtin_mul_overflow(static_cast<uint64_t>(naming(where, [&] { return numel_of(shape); })),
+    if (__builtin_mul_overflow(static_cast<uint64_t>(with_context(where, [&] { return numel_of(shape); })),
                                static_cast<uint64_t>(dtype_size(t)), &expected))
       fail(where, ": shape ", shape_str(shape), " ", dtype_name(t), " has more bytes than a file can hold");
     check(en - b == expected, where, ": ", en - b, " bytes for shape ", shape_str(shape), " ", dtype_name(t),
