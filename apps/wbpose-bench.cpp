@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
   app.add_option("--device", model_opt.device, "model: cpu or cuda");
   app.add_option("--batch", model_opt.large_batch, "model: the large batch (forward and training step)")
       ->check(CLI::Range(1, 4096));
+  app.add_option("--profile", model_opt.profile_dir,
+                 "model: also profile the training step op by op into this folder (profile.txt, trace.json, "
+                 "roofline.png), with the profiler's own cost");
   std::string source_dir = WBPOSE_SOURCE_DIR;
   app.add_option("--source-dir", source_dir,
                  "the wbpose source tree holding bench/*.py (default: the one this binary was built from; a "

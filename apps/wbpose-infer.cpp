@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"argmax", "dark"}));
   app.add_option("--device", o.device, "cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--batch", o.batch_size, "crops per forward pass")->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_flag("--profile", o.profile,
+               "profile the prediction op by op: profile.txt, profile.json, trace.json and roofline.png in profile/ "
+               "beside the pictures");
 
   try {
     app.parse(argc, argv);
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
     std::cout << s.people << " people in " << s.images << " images; pictures: "
               << (s.pictures.size() == 1 ? s.pictures[0] : o.out) << "\n";
     if (!o.json.empty()) std::cout << "keypoints: " << o.json << "\n";
+    if (o.profile) std::cout << "profile:\n" << s.profile_table;
   } catch (const std::exception& e) {
     std::cerr << "wbpose-infer: " << e.what() << "\n";
     return 1;

@@ -1,6 +1,7 @@
 // wbpose-train: top-down heatmap training from a training config (tasks/train_config.h) into a run
 // folder (tasks/trainer.h lists what it holds). Ctrl-C (SIGINT) finishes the current iteration,
-// saves a checkpoint and exits 0; --resume continues it exactly.
+// saves a checkpoint and exits 0; --resume continues it exactly. --profile N records N steps op by op
+// after a warm-up, writes <out>/profile/ (table, trace.json, roofline.png) and stops the same way.
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
@@ -16,7 +17,7 @@ int main(int argc, char** argv) {
   CLI::App app{"wbpose-train: train a top-down heatmap model from a training config (configs/train_*.json)"};
   std::string config_path, data_dir, out_dir, device_name = "cpu";
   bool resume = false;
-  int64_t seed = -1, epochs = 0;
+  int64_t seed = -1, epochs = 0, profile_steps = 0, profile_warmup = 2;
   app.add_option("--config", config_path, "training config (configs/train_*.json)")->required();
   app.add_option("--data", data_dir, "dataset folder (overrides the config's data.root)");
   app.add_option("--out", out_dir, "run folder (default: runs/<config name>)");
@@ -26,6 +27,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   app.add_option("--epochs", epochs, "number of epochs (overrides the config's train.epochs)")
       ->check(CLI::Range(1, 1000000));
+  app.add_option("--profile", profile_steps,
+                 "profile N training steps op by op, then stop: <out>/profile/ holds profile.txt, profile.json, "
+                 "trace.json (Perfetto, chrome://tracing) and roofline.png")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--profile-warmup", profile_warmup, "steps run before the profiled ones")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -47,6 +55,8 @@ int main(int argc, char** argv) {
     options.device = tasks::device_from_flag(device_name);
     options.resume = resume;
     options.stop = tasks::stop_on_sigint();
+    options.profile_steps = profile_steps;
+    options.profile_warmup = profile_warmup;
 
     const tasks::EvalFn validate = tasks::make_validation(config, options.device);
     const tasks::TrainResult r = tasks::train(config, options, validate);

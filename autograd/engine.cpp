@@ -4,6 +4,7 @@
 
 #include "autograd/node.h"
 #include "kernels/elementwise.h"
+#include "tensor/profile.h"
 
 namespace wb::autograd {
 
@@ -14,6 +15,7 @@ void backward(const Tensor& root, const Tensor& seed, bool retain_graph) {
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds, bool retain_graph) {
   check(roots.size() == seeds.size(), "backward: ", roots.size(), " roots but ", seeds.size(), " seeds");
   NoGradGuard no_grad;  // the backward pass itself is not recorded
+  const profile::PhaseScope phase(profile::Phase::Backward);
   std::unordered_map<Node*, std::vector<Tensor>> pending;  // gradient sums per node output
   std::vector<std::shared_ptr<Node>> root_nodes;
   for (size_t i = 0; i < roots.size(); ++i) {
@@ -81,6 +83,8 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds
         const OutputMeta& m = node->outputs[i];
         if (!grads[i].defined()) grads[i] = Tensor::zeros(m.shape, m.dtype, m.device);
       }
+      // The profiler attributes the node's kernels to the module its forward ran in.
+      const profile::ModuleOverride module(node->profile_module);
       input_grads = node->apply(grads);
     }
     if (!retain_graph) node->release();

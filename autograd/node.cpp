@@ -1,6 +1,7 @@
 #include "autograd/node.h"
 
 #include "kernels/elementwise.h"
+#include "tensor/profile.h"
 
 namespace wb::autograd {
 
@@ -74,6 +75,7 @@ std::shared_ptr<Node> record(const std::string& name, const std::vector<Tensor>&
                              BackwardFn backward) {
   auto node = std::make_shared<Node>();
   node->name = name;
+  if (profile::enabled()) node->profile_module = profile::current_module();
   node->backward = std::move(backward);
   node->next.reserve(inputs.size());
   for (const Tensor& t : inputs) node->next.push_back(gradient_edge(t));

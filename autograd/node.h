@@ -33,6 +33,7 @@ struct Node {
   std::vector<OutputMeta> outputs;
   BackwardFn backward;  // holds the saved tensors; reset by release()
   bool released = false;
+  int profile_module = -1;  // the profiler's module of the forward call (tensor/profile.h); -1: none
 
   virtual ~Node() = default;
   virtual std::vector<Tensor> apply(const std::vector<Tensor>& grad_outputs);

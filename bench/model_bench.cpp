@@ -13,6 +13,7 @@
 
 #include "autograd/engine.h"
 #include "autograd/node.h"
+#include "bench/profile_bench.h"
 #include "nn/checkpoint.h"
 #include "tasks/model_spec.h"
 #include "tensor/atomic_file.h"
@@ -109,17 +110,16 @@ int run_model_benchmark(const ModelBenchOptions& opt) {
     if (!opt.out_md.empty()) write_file_atomic(opt.out_md, md);
     return md;
   };
+  auto train_step = [&](const data::Batch& batch) {
+    for (auto& [name, p] : model.named_parameters()) p.set_grad(Tensor());  // as zero_grad(set_to_none)
+    autograd::backward(spec.family->loss(model, batch, batch.images).total);
+  };
   for (Measure& m : rows) {
     std::cerr << "timing ours: " << m.name << " batch " << m.batch << "\n";
     const data::Batch batch = synthetic_batch(m.batch, k, spec.codec, device);
     if (m.train) {
       model.train();
-      m.ours = time_ms(
-          [&] {
-            for (auto& [name, p] : model.named_parameters()) p.set_grad(Tensor());  // as zero_grad(set_to_none)
-            autograd::backward(spec.family->loss(model, batch, batch.images).total);
-          },
-          device, opt.timing);
+      m.ours = time_ms([&] { train_step(batch); }, device, opt.timing);
     } else {
       model.eval();
       autograd::NoGradGuard no_grad;
@@ -161,6 +161,13 @@ int run_model_benchmark(const ModelBenchOptions& opt) {
   std::remove(weights.c_str());
 
   std::cout << write();
+  if (!opt.profile_dir.empty()) {
+    std::cerr << "profiling ours: forward + backward (train) batch " << opt.large_batch << "\n";
+    const data::Batch batch = synthetic_batch(opt.large_batch, k, spec.codec, device);
+    model.train();
+    std::cout << "\nprofile of the training step at batch " << opt.large_batch << " -> " << opt.profile_dir << "/\n"
+              << profile_step([&] { train_step(batch); }, device, opt.timing, opt.profile_dir);
+  }
   return 0;
 }
 

@@ -16,6 +16,9 @@ struct ModelBenchOptions {
   bool torch = true;
   int64_t large_batch = 32;
   TimingOptions timing{2, 3, 60.0};
+  // When set: the training step at the large batch profiled op by op into this folder, with the
+  // profiler's own cost (bench/profile_bench.h); printed after the table.
+  std::string profile_dir;
 };
 
 int run_model_benchmark(const ModelBenchOptions& opt);

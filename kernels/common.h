@@ -1,9 +1,11 @@
 // Shared checks and dtype dispatch for the op library. Every public op validates its inputs here
 // and reports errors naming the op and the shapes, before picking the CPU or CUDA implementation.
+// Every public op also opens a profile::OpScope at its entry, with its cost formula (tensor/profile.h).
 #pragma once
 #include <initializer_list>
 #include <string>
 
+#include "tensor/profile.h"
 #include "tensor/tensor.h"
 
 namespace wb::kernels {

@@ -21,6 +21,10 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
     }
     out_shape[dim] += t.size(dim);
   }
+  const profile::OpScope prof("concat", {&first}, [&] {
+    const double out_bytes = profile::bytes_of_shape(out_shape, first);
+    return profile::Cost{0, 2 * out_bytes};
+  });
   Tensor out = Tensor::empty(out_shape, first.dtype(), first.device());
   int64_t offset = 0;
   for (const Tensor& t_in : xs) {
@@ -44,6 +48,8 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
   check(total == x.size(dim), "split: sizes sum to ", total, " but ", x.str(), " has ", x.size(dim), " along dim ", dim);
+  // The copying is the nested contiguous() calls', which carry its bytes.
+  const profile::OpScope prof("split", {&x}, [] { return profile::Cost{}; });
   std::vector<Tensor> out;
   int64_t offset = 0;
   for (int64_t s : sizes) {

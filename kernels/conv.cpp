@@ -72,6 +72,21 @@ void check_grad_shape(const char* op, const Tensor& dy, const Shape& expected) {
         " does not match the output shape ", shape_str(expected));
 }
 
+// The profile cost of a convolution: `pixels` positions of the weight's numel multiply-adds each
+// (a conv's output pixels; a transposed conv's input pixels, which is the work it does), times
+// `passes` (backward: one for dx, one for dw). `paper_pixels`: the pixels the papers' FLOPs
+// convention counts, output pixels for both kinds (nn/flops.h).
+profile::Cost conv_cost(const Tensor& w, int64_t pixels, int64_t paper_pixels, int passes,
+                        std::initializer_list<const Tensor*> tensors, double out_bytes) {
+  profile::Cost c;
+  const double macs = static_cast<double>(w.numel()) * static_cast<double>(pixels);
+  c.flops = 2 * macs * passes;
+  c.macs = passes == 1 ? w.numel() * paper_pixels : 0;
+  for (const Tensor* t : tensors) c.bytes += profile::bytes_of(*t);
+  c.bytes += out_bytes;
+  return c;
+}
+
 // The CUDA dispatcher sees a concrete algorithm: Default is resolved here, once.
 Conv2dParams resolved(const Conv2dParams& p) {
   Conv2dParams r = p;
@@ -129,6 +144,10 @@ Tensor conv2d_forward_fused(const Tensor& x_in, const Tensor& w_in, const ConvEp
   check_same_float_dtype("conv2d", {&x_in, &e_in.scale, &e_in.residual});
   const auto [ho, wo] = conv2d_output_hw(x_in.shape(), w_in.shape(), p_in);
   const Shape ys{x_in.size(0), w_in.size(0), ho, wo};
+  const profile::OpScope prof("conv2d", {&x_in, &w_in}, [&] {
+    return conv_cost(w_in, ys[0] * ho * wo, ys[0] * ho * wo, 1, {&x_in, &w_in, &e_in.residual},
+                     profile::bytes_of_shape(ys, x_in));
+  });
   if (e_in.scale.defined()) {
     check(e_in.scale.dim() == 1 && e_in.scale.size(0) == ys[1], "conv2d: scale ", e_in.scale.str(), " for weight ",
           w_in.str(), " (need [", ys[1], "])");
@@ -162,6 +181,11 @@ ConvGrads conv2d_backward(const Tensor& dy_in, const Tensor& x_in, const Tensor&
   check_same_device("conv2d_backward", {&dy_in, &x_in});
   check_same_float_dtype("conv2d_backward", {&dy_in, &x_in});
   check_grad_shape("conv2d_backward", dy_in, {x_in.size(0), w_in.size(0), ho, wo});
+  const profile::OpScope prof("conv2d_backward", {&dy_in, &x_in, &w_in}, [&] {
+    const int64_t pixels = x_in.size(0) * ho * wo;
+    return conv_cost(w_in, pixels, pixels, int(need_dx) + int(need_dw), {&dy_in, &x_in, &w_in},
+                     (need_dx ? profile::bytes_of(x_in) : 0.0) + (need_dw ? profile::bytes_of(w_in) : 0.0));
+  });
   const Tensor dy = dy_in.contiguous(), x = x_in.contiguous(), w = w_in.contiguous();
   const Conv2dParams p = resolved(p_in);
   ConvGrads g;
@@ -185,6 +209,11 @@ Tensor conv_transpose2d_forward(const Tensor& x_in, const Tensor& w_in, const Te
   check(!p_in.relu, "conv_transpose2d: the fused ReLU (Conv2dParams::relu) is for conv2d_forward only");
   check_conv_transpose2d("conv_transpose2d", x_in, w_in, b_in, p_in);
   const auto [ho, wo] = conv_transpose2d_output_hw(x_in.shape(), w_in.shape(), p_in);
+  const profile::OpScope prof("conv_transpose2d", {&x_in, &w_in}, [&] {
+    const int64_t n = x_in.size(0);
+    return conv_cost(w_in, n * x_in.size(2) * x_in.size(3), n * ho * wo, 1, {&x_in, &w_in, &b_in},
+                     profile::bytes_of_shape({n, w_in.size(1) * p_in.groups, ho, wo}, x_in));
+  });
   const Tensor x = x_in.contiguous(), w = w_in.contiguous();
   const Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
   const Conv2dParams p = resolved(p_in);
@@ -207,6 +236,11 @@ ConvGrads conv_transpose2d_backward(const Tensor& dy_in, const Tensor& x_in, con
   check_same_device("conv_transpose2d_backward", {&dy_in, &x_in});
   check_same_float_dtype("conv_transpose2d_backward", {&dy_in, &x_in});
   check_grad_shape("conv_transpose2d_backward", dy_in, {x_in.size(0), w_in.size(1) * p_in.groups, ho, wo});
+  const profile::OpScope prof("conv_transpose2d_backward", {&dy_in, &x_in, &w_in}, [&] {
+    const int64_t pixels = x_in.size(0) * x_in.size(2) * x_in.size(3);
+    return conv_cost(w_in, pixels, pixels, int(need_dx) + int(need_dw), {&dy_in, &x_in, &w_in},
+                     (need_dx ? profile::bytes_of(x_in) : 0.0) + (need_dw ? profile::bytes_of(w_in) : 0.0));
+  });
   const Tensor dy = dy_in.contiguous(), x = x_in.contiguous(), w = w_in.contiguous();
   const Conv2dParams p = resolved(p_in);
   ConvGrads g;

@@ -23,6 +23,9 @@ void check_elastic(const char* op, const Shape& w, const ElasticSliceParams& p) 
 Tensor elastic_slice_forward(const Tensor& w_in, const ElasticSliceParams& p) {
   check_same_float_dtype("elastic_slice", {&w_in});
   check_elastic("elastic_slice", w_in.shape(), p);
+  const profile::OpScope prof("elastic_slice", {&w_in}, [&] {
+    return profile::Cost{0, 2 * profile::bytes_of_shape({p.out_channels, p.in_channels, p.kernel, p.kernel}, w_in)};
+  });
   const Tensor w = w_in.contiguous();
   Tensor sub = Tensor::empty({p.out_channels, p.in_channels, p.kernel, p.kernel}, w.dtype(), w.device());
 #if WBPOSE_WITH_CUDA
@@ -42,6 +45,9 @@ Tensor elastic_slice_backward(const Tensor& dsub_in, const Shape& w_shape, const
   const Shape want{p.out_channels, p.in_channels, p.kernel, p.kernel};
   check(dsub_in.shape() == want, "elastic_slice_backward: gradient ", dsub_in.str(), " does not match the sub-kernel ",
         shape_str(want), " of weight ", shape_str(w_shape));
+  const profile::OpScope prof("elastic_slice_backward", {&dsub_in}, [&] {
+    return profile::Cost{0, profile::bytes_of(dsub_in) + profile::bytes_of_shape(w_shape, dsub_in)};
+  });
   const Tensor dsub = dsub_in.contiguous();
   Tensor dw = Tensor::zeros(w_shape, dsub.dtype(), dsub.device());
 #if WBPOSE_WITH_CUDA

@@ -10,6 +10,11 @@ Tensor binary_op(BinaryOp op, const char* name, const Tensor& a_in, const Tensor
   check_same_device(name, {&a_in, &b_in});
   check_same_float_dtype(name, {&a_in, &b_in});
   const Shape out_shape = broadcast_shapes(name, a_in.shape(), b_in.shape());
+  const profile::OpScope prof(name, {&a_in, &b_in}, [&] {
+    const double out_bytes = profile::bytes_of_shape(out_shape, a_in);
+    return profile::Cost{out_bytes / static_cast<double>(dtype_size(a_in.dtype())),
+                         profile::bytes_of(a_in) + profile::bytes_of(b_in) + out_bytes};
+  });
   // Broadcasting is materialised here so the backends see equal, contiguous shapes.
   const Tensor a = (a_in.shape() == out_shape ? a_in : a_in.expand(out_shape)).contiguous();
   const Tensor b = (b_in.shape() == out_shape ? b_in : b_in.expand(out_shape)).contiguous();
@@ -26,6 +31,7 @@ Tensor binary_op(BinaryOp op, const char* name, const Tensor& a_in, const Tensor
 }
 
 Tensor scale_add_op(const char* name, const Tensor& a_in, double s, double add) {
+  const profile::OpScope prof(name, {&a_in}, [&] { return profile::elementwise_cost({&a_in}, a_in, 1); });
   check_same_float_dtype(name, {&a_in});
   const Tensor a = a_in.contiguous();
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
@@ -41,6 +47,7 @@ Tensor scale_add_op(const char* name, const Tensor& a_in, double s, double add) 
 }
 
 Tensor unary_fwd(UnaryOp op, const char* name, const Tensor& x_in) {
+  const profile::OpScope prof(name, {&x_in}, [&] { return profile::elementwise_cost({&x_in}, x_in, 1); });
   check_same_float_dtype(name, {&x_in});
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -56,6 +63,8 @@ Tensor unary_fwd(UnaryOp op, const char* name, const Tensor& x_in) {
 }
 
 Tensor unary_bwd(UnaryOp op, const char* name, const Tensor& dy_in, const Tensor& saved_in) {
+  const profile::OpScope prof(name, {&dy_in, &saved_in},
+                              [&] { return profile::elementwise_cost({&dy_in, &saved_in}, dy_in, 1); });
   check_same_device(name, {&dy_in, &saved_in});
   check_same_float_dtype(name, {&dy_in, &saved_in});
   check(dy_in.shape() == saved_in.shape(), name, ": gradient ", dy_in.str(), " does not match ", saved_in.str());
@@ -90,6 +99,7 @@ Tensor scale(const Tensor& a, double s) { return scale_add_op("scale", a, s, 0.0
 Tensor add_scalar(const Tensor& a, double s) { return scale_add_op("add_scalar", a, 1.0, s); }
 
 void axpy_(Tensor& y, double alpha, const Tensor& x_in) {
+  const profile::OpScope prof("axpy_", {&y, &x_in}, [&] { return profile::elementwise_cost({&y, &x_in}, y, 2); });
   check_same_device("axpy_", {&y, &x_in});
   check_same_float_dtype("axpy_", {&y, &x_in});
   check(y.shape() == x_in.shape(), "axpy_: ", x_in.str(), " into ", y.str());
@@ -126,6 +136,8 @@ Tensor log_forward(const Tensor& x) { return unary_fwd(UnaryOp::Log, "log", x); 
 Tensor log_backward(const Tensor& dy, const Tensor& x) { return unary_bwd(UnaryOp::Log, "log_backward", dy, x); }
 
 Tensor prelu_forward(const Tensor& x_in, const Tensor& w_in) {
+  const profile::OpScope prof("prelu", {&x_in, &w_in},
+                              [&] { return profile::elementwise_cost({&x_in, &w_in}, x_in, 2); });
   check_prelu("prelu", x_in, w_in);
   const Tensor x = x_in.contiguous(), w = w_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -141,6 +153,11 @@ Tensor prelu_forward(const Tensor& x_in, const Tensor& w_in) {
 }
 
 PReluGrads prelu_backward(const Tensor& dy_in, const Tensor& x_in, const Tensor& w_in) {
+  const profile::OpScope prof("prelu_backward", {&dy_in, &x_in, &w_in}, [&] {
+    profile::Cost c = profile::elementwise_cost({&dy_in, &x_in, &w_in}, x_in, 4);
+    c.bytes += profile::bytes_of(w_in);
+    return c;
+  });
   check_prelu("prelu_backward", x_in, w_in);
   check(dy_in.shape() == x_in.shape(), "prelu_backward: gradient ", dy_in.str(), " does not match ", x_in.str());
   const Tensor dy = dy_in.contiguous(), x = x_in.contiguous(), w = w_in.contiguous();

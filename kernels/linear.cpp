@@ -32,6 +32,12 @@ Tensor matmul(bool trans_a, bool trans_b, const Tensor& a, const Tensor& b) {
 
 Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias) {
   check_linear("linear", x, w, bias);
+  // The arithmetic is the nested gemm's; this scope carries the papers' multiply-add count.
+  const profile::OpScope prof("linear", {&x, &w}, [&] {
+    profile::Cost c;
+    c.macs = w.numel() * x.size(0);
+    return c;
+  });
   const Tensor y = matmul(false, true, x, w);
   return bias.defined() ? add(y, bias) : y;
 }
@@ -39,6 +45,7 @@ Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias) {
 LinearGrads linear_backward(const Tensor& dy, const Tensor& x, const Tensor& w, bool need_dx, bool need_dw,
                             bool need_db) {
   check_linear("linear_backward", x, w, Tensor());
+  const profile::OpScope prof("linear_backward", {&dy, &x, &w}, [] { return profile::Cost{}; });
   check_same_device("linear_backward", {&dy, &x});
   check_same_float_dtype("linear_backward", {&dy, &x});
   check(dy.dim() == 2 && dy.size(0) == x.size(0) && dy.size(1) == w.size(0), "linear_backward: gradient ", dy.str(),
@@ -61,6 +68,10 @@ void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a_in, const Te
   check(k == kb && c.size(0) == m && c.size(1) == n, "gemm: a ", a_in.str(), (trans_a ? "^T" : ""), " times b ",
         b_in.str(), (trans_b ? "^T" : ""), " into c ", c.str());
   check(c.is_contiguous(), "gemm: the output ", c.str(), " must be contiguous");
+  const profile::OpScope prof("gemm", {&a_in, &b_in}, [&] {
+    const double mnk = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+    return profile::Cost{2 * mnk, profile::bytes_of(a_in) + profile::bytes_of(b_in) + (beta != 0 ? 2 : 1) * profile::bytes_of(c)};
+  });
   const Tensor a = a_in.contiguous(), b = b_in.contiguous();
 #if WBPOSE_WITH_CUDA
   if (c.is_cuda()) {

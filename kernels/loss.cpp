@@ -36,6 +36,9 @@ Tensor check_dloss(const char* op, const Tensor& dloss, const Tensor& pred) {
 
 Tensor heatmap_mse_forward(const Tensor& pred_in, const Tensor& target_in, const Tensor& weight_in) {
   const Tensor weight = check_loss_inputs("heatmap_mse", pred_in, target_in, weight_in);
+  const profile::OpScope prof("heatmap_mse", {&pred_in, &target_in}, [&] {
+    return profile::Cost{3 * static_cast<double>(pred_in.numel()), profile::bytes_of(pred_in) + profile::bytes_of(target_in)};
+  });
   const Tensor pred = pred_in.contiguous(), target = target_in.contiguous();
   Tensor loss = Tensor::empty({}, pred.dtype(), pred.device());
 #if WBPOSE_WITH_CUDA
@@ -53,6 +56,9 @@ Tensor heatmap_mse_backward(const Tensor& dloss_in, const Tensor& pred_in, const
                             const Tensor& weight_in) {
   const Tensor weight = check_loss_inputs("heatmap_mse_backward", pred_in, target_in, weight_in);
   const Tensor dloss = check_dloss("heatmap_mse_backward", dloss_in, pred_in);
+  const profile::OpScope prof("heatmap_mse_backward", {&pred_in, &target_in}, [&] {
+    return profile::elementwise_cost({&pred_in, &target_in}, pred_in, 3);
+  });
   const Tensor pred = pred_in.contiguous(), target = target_in.contiguous();
   Tensor dpred = Tensor::empty(pred.shape(), pred.dtype(), pred.device());
 #if WBPOSE_WITH_CUDA
@@ -69,6 +75,9 @@ Tensor heatmap_mse_backward(const Tensor& dloss_in, const Tensor& pred_in, const
 Tensor ohkm_mse_forward(const Tensor& pred_in, const Tensor& target_in, const Tensor& weight_in, int64_t topk) {
   const Tensor weight = check_loss_inputs("ohkm_mse", pred_in, target_in, weight_in);
   check_topk("ohkm_mse", pred_in, topk);
+  const profile::OpScope prof("ohkm_mse", {&pred_in, &target_in}, [&] {
+    return profile::Cost{3 * static_cast<double>(pred_in.numel()), profile::bytes_of(pred_in) + profile::bytes_of(target_in)};
+  });
   const Tensor pred = pred_in.contiguous(), target = target_in.contiguous();
   Tensor loss = Tensor::empty({}, pred.dtype(), pred.device());
 #if WBPOSE_WITH_CUDA
@@ -87,6 +96,9 @@ Tensor ohkm_mse_backward(const Tensor& dloss_in, const Tensor& pred_in, const Te
   const Tensor weight = check_loss_inputs("ohkm_mse_backward", pred_in, target_in, weight_in);
   check_topk("ohkm_mse_backward", pred_in, topk);
   const Tensor dloss = check_dloss("ohkm_mse_backward", dloss_in, pred_in);
+  const profile::OpScope prof("ohkm_mse_backward", {&pred_in, &target_in}, [&] {
+    return profile::elementwise_cost({&pred_in, &target_in}, pred_in, 3);
+  });
   const Tensor pred = pred_in.contiguous(), target = target_in.contiguous();
   Tensor dpred = Tensor::empty(pred.shape(), pred.dtype(), pred.device());
 #if WBPOSE_WITH_CUDA

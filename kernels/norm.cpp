@@ -45,6 +45,8 @@ BatchNormTrainOut batch_norm_train_forward(const Tensor& x_in, const Tensor& gam
   for (int64_t d = 2; d < x_in.dim(); ++d) per_channel *= x_in.size(d);
   // One value per channel has no variance; PyTorch refuses it for the same reason.
   check(per_channel > 1, op, ": training needs more than one value per channel, got x ", x_in.str());
+  // Statistics (sum and sum of squares: 3 per element) and the normalisation (2), ReLU aside.
+  const profile::OpScope prof(op, {&x_in, &gamma_in}, [&] { return profile::elementwise_cost({&x_in}, x_in, 5); });
   for (const Tensor* t : {&running_mean, &running_var}) {
     check(!t->defined() || t->is_contiguous(), op, ": running statistic ", t->str(),
           " must be contiguous to be updated in place");
@@ -70,6 +72,7 @@ Tensor batch_norm_eval_forward(const Tensor& x_in, const Tensor& gamma_in, const
   check(running_mean_in.defined() && running_var_in.defined(), op,
         ": evaluation needs running_mean and running_var (x ", x_in.str(), ")");
   const Tensor x = x_in.contiguous(), gamma = gamma_in.contiguous(), beta = beta_in.contiguous();
+  const profile::OpScope prof(op, {&x_in, &gamma_in}, [&] { return profile::elementwise_cost({&x_in}, x_in, 2); });
   const Tensor rm = running_mean_in.contiguous(), rv = running_var_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
 #if WBPOSE_WITH_CUDA
@@ -99,6 +102,10 @@ BatchNormGrads bn_backward(const char* op, const Tensor& dy_in, const Tensor& x_
     check_same_device(op, {&y_in, &x_in});
     check_same_float_dtype(op, {&y_in, &x_in});
   }
+  // Per-channel sums of dy and dy * x-hat (4 per element), then dx (train: 5, eval: 2).
+  const profile::OpScope prof(op, {&dy_in, &x_in}, [&] {
+    return profile::elementwise_cost({&dy_in, &x_in, p.relu ? &y_in : nullptr}, x_in, train ? 9 : 6);
+  });
   const Tensor dy = dy_in.contiguous(), x = x_in.contiguous(), gamma = gamma_in.contiguous();
   const Tensor y = p.relu ? y_in.contiguous() : Tensor();
   const Tensor mean = mean_in.contiguous(), invstd = invstd_in.contiguous();

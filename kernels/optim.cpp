@@ -47,6 +47,15 @@ std::vector<Tensor> check_step(const char* op, const std::vector<Tensor>& params
   return contiguous_grads;
 }
 
+// A fused step over every parameter: `tensors_touched` parameter-sized arrays read or written per
+// element (SGD with momentum: p, g, buf read, p, buf written), `flops` per element.
+profile::Cost step_cost(const std::vector<Tensor>& params, double tensors_touched, double flops) {
+  double bytes = 0;
+  for (const Tensor& t : params) bytes += profile::bytes_of(t);
+  const double elements = params.empty() ? 0 : bytes / static_cast<double>(dtype_size(params.front().dtype()));
+  return profile::Cost{flops * elements, tensors_touched * bytes};
+}
+
 }  // namespace
 
 void sgd_step(std::vector<Tensor>& params, const std::vector<Tensor>& grads, std::vector<Tensor>& momentum_bufs,
@@ -57,6 +66,8 @@ void sgd_step(std::vector<Tensor>& params, const std::vector<Tensor>& grads, std
                                     ? check_step("sgd_step", params, grads, {{"momentum_bufs", &momentum_bufs}})
                                     : check_step("sgd_step", params, grads, {});
   if (params.empty()) return;
+  const profile::OpScope prof("sgd_step", {&params.front()},
+                              [&] { return step_cost(params, uses_momentum ? 5 : 3, uses_momentum ? 4 : 2); });
 #if WBPOSE_WITH_CUDA
   if (params.front().is_cuda()) {
     check_cuda_f32("sgd_step", params.front());
@@ -74,6 +85,7 @@ void adam_step(std::vector<Tensor>& params, const std::vector<Tensor>& grads, st
   const std::vector<Tensor> g =
       check_step("adam_step", params, grads, {{"exp_avg", &exp_avg}, {"exp_avg_sq", &exp_avg_sq}});
   if (params.empty()) return;
+  const profile::OpScope prof("adam_step", {&params.front()}, [&] { return step_cost(params, 7, 12); });
 #if WBPOSE_WITH_CUDA
   if (params.front().is_cuda()) {
     check_cuda_f32("adam_step", params.front());

@@ -50,8 +50,13 @@ MaxPoolOut max_pool2d_forward(const Tensor& x_in, const Pool2dParams& p) {
   check(x_in.defined(), op, ": x is undefined");
   check_same_float_dtype(op, {&x_in});
   const auto hw = pool_geometry(op, x_in.shape(), p);
+  const Shape out_shape{x_in.size(0), x_in.size(1), hw[0], hw[1]};
+  const profile::OpScope prof(op, {&x_in}, [&] {
+    const double out = profile::bytes_of_shape(out_shape, x_in);
+    const double taps = static_cast<double>(p.kernel[0] * p.kernel[1]);
+    return profile::Cost{taps * out / static_cast<double>(dtype_size(x_in.dtype())), profile::bytes_of(x_in) + 3 * out};
+  });
   const Tensor x = x_in.contiguous();
-  const Shape out_shape{x.size(0), x.size(1), hw[0], hw[1]};
   MaxPoolOut out{Tensor::empty(out_shape, x.dtype(), x.device()), Tensor::empty(out_shape, DType::I64, x.device())};
 #if WBPOSE_WITH_CUDA
   if (x.is_cuda()) {
@@ -75,6 +80,10 @@ Tensor max_pool2d_backward(const Tensor& dy_in, const Tensor& indices_in, const 
   check(dy_in.dim() == 4 && dy_in.shape() == indices_in.shape() && dy_in.size(0) == x_shape[0] &&
             dy_in.size(1) == x_shape[1],
         op, ": gradient ", dy_in.str(), " and indices ", indices_in.str(), " do not fit input ", shape_str(x_shape));
+  const profile::OpScope prof(op, {&dy_in, &indices_in}, [&] {
+    return profile::Cost{static_cast<double>(dy_in.numel()), profile::bytes_of(dy_in) + profile::bytes_of(indices_in) +
+                                                                profile::bytes_of_shape(x_shape, dy_in)};
+  });
   const Tensor dy = dy_in.contiguous(), indices = indices_in.contiguous();
   Tensor dx = Tensor::empty(x_shape, dy.dtype(), dy.device());
 #if WBPOSE_WITH_CUDA
@@ -93,6 +102,11 @@ Tensor avg_pool2d_forward(const Tensor& x_in, const Pool2dParams& p) {
   check(x_in.defined(), op, ": x is undefined");
   check_same_float_dtype(op, {&x_in});
   const auto hw = pool_geometry(op, x_in.shape(), p);
+  const profile::OpScope prof(op, {&x_in}, [&] {
+    const double out = profile::bytes_of_shape({x_in.size(0), x_in.size(1), hw[0], hw[1]}, x_in);
+    const double taps = static_cast<double>(p.kernel[0] * p.kernel[1]);
+    return profile::Cost{taps * out / static_cast<double>(dtype_size(x_in.dtype())), profile::bytes_of(x_in) + out};
+  });
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), hw[0], hw[1]}, x.dtype(), x.device());
 #if WBPOSE_WITH_CUDA
@@ -111,6 +125,11 @@ Tensor avg_pool2d_backward(const Tensor& dy_in, const Shape& x_shape, const Pool
   check(dy_in.defined(), op, ": gradient is undefined (input ", shape_str(x_shape), ")");
   check_same_float_dtype(op, {&dy_in});
   check_pool_grad(op, dy_in, x_shape, pool_geometry(op, x_shape, p));
+  const profile::OpScope prof(op, {&dy_in}, [&] {
+    const double taps = static_cast<double>(p.kernel[0] * p.kernel[1]);
+    return profile::Cost{taps * static_cast<double>(dy_in.numel()),
+                         profile::bytes_of(dy_in) + profile::bytes_of_shape(x_shape, dy_in)};
+  });
   const Tensor dy = dy_in.contiguous();
   Tensor dx = Tensor::empty(x_shape, dy.dtype(), dy.device());
 #if WBPOSE_WITH_CUDA
@@ -130,6 +149,9 @@ Tensor global_avg_pool_forward(const Tensor& x_in) {
   check_dim(op, "x", x_in, 4);
   check_same_float_dtype(op, {&x_in});
   check(x_in.size(2) > 0 && x_in.size(3) > 0, op, ": x ", x_in.str(), " has no spatial extent to average");
+  const profile::OpScope prof(op, {&x_in}, [&] {
+    return profile::Cost{static_cast<double>(x_in.numel()), profile::bytes_of(x_in)};
+  });
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), 1, 1}, x.dtype(), x.device());
 #if WBPOSE_WITH_CUDA
@@ -150,6 +172,10 @@ Tensor global_avg_pool_backward(const Tensor& dy_in, const Shape& x_shape) {
   check(dy_in.defined(), op, ": gradient is undefined (input ", shape_str(x_shape), ")");
   check_same_float_dtype(op, {&dy_in});
   check_pool_grad(op, dy_in, x_shape, {1, 1});
+  const profile::OpScope prof(op, {&dy_in}, [&] {
+    const double dx = profile::bytes_of_shape(x_shape, dy_in);
+    return profile::Cost{dx / static_cast<double>(dtype_size(dy_in.dtype())), profile::bytes_of(dy_in) + dx};
+  });
   const Tensor dy = dy_in.contiguous();
   Tensor dx = Tensor::empty(x_shape, dy.dtype(), dy.device());
 #if WBPOSE_WITH_CUDA

@@ -8,6 +8,9 @@ namespace wb::kernels {
 namespace {
 
 Tensor sum_middle_dispatch(const Tensor& x, int64_t outer, int64_t reduce, int64_t inner) {
+  const profile::OpScope prof("sum", {&x}, [&] {
+    return profile::Cost{static_cast<double>(x.numel()), profile::bytes_of(x) + profile::bytes_of_shape({outer, inner}, x)};
+  });
   Tensor out = Tensor::empty({outer, inner}, x.dtype(), x.device());
 #if WBPOSE_WITH_CUDA
   if (x.is_cuda()) {

@@ -40,6 +40,10 @@ void check_grad(const char* op, const Tensor& dy, const Shape& x_shape, const Re
 Tensor resize_bilinear_forward(const Tensor& x_in, const ResizeParams& p) {
   check_same_float_dtype("resize_bilinear", {&x_in});
   check_params("resize_bilinear", x_in.shape(), p);
+  const profile::OpScope prof("resize_bilinear", {&x_in}, [&] {
+    const double y = profile::bytes_of_shape({x_in.size(0), x_in.size(1), p.out_h, p.out_w}, x_in);
+    return profile::Cost{7 * y / static_cast<double>(dtype_size(x_in.dtype())), profile::bytes_of(x_in) + y};
+  });
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), p.out_h, p.out_w}, x.dtype(), x.device());
 #if WBPOSE_WITH_CUDA
@@ -55,6 +59,10 @@ Tensor resize_bilinear_forward(const Tensor& x_in, const ResizeParams& p) {
 
 Tensor resize_bilinear_backward(const Tensor& dy_in, const Shape& x_shape, const ResizeParams& p) {
   check_grad("resize_bilinear_backward", dy_in, x_shape, p);
+  const profile::OpScope prof("resize_bilinear_backward", {&dy_in}, [&] {
+    return profile::Cost{8 * static_cast<double>(dy_in.numel()),
+                         profile::bytes_of(dy_in) + profile::bytes_of_shape(x_shape, dy_in)};
+  });
   const Tensor dy = dy_in.contiguous();
   Tensor dx = Tensor::empty(x_shape, dy.dtype(), dy.device());
 #if WBPOSE_WITH_CUDA
@@ -71,6 +79,10 @@ Tensor resize_bilinear_backward(const Tensor& dy_in, const Shape& x_shape, const
 Tensor upsample_nearest_forward(const Tensor& x_in, const ResizeParams& p) {
   check_same_float_dtype("upsample_nearest", {&x_in});
   check_params("upsample_nearest", x_in.shape(), p);
+  const profile::OpScope prof("upsample_nearest", {&x_in}, [&] {
+    const double y = profile::bytes_of_shape({x_in.size(0), x_in.size(1), p.out_h, p.out_w}, x_in);
+    return profile::Cost{0 * y / static_cast<double>(dtype_size(x_in.dtype())), profile::bytes_of(x_in) + y};
+  });
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), p.out_h, p.out_w}, x.dtype(), x.device());
 #if WBPOSE_WITH_CUDA
@@ -86,6 +98,10 @@ Tensor upsample_nearest_forward(const Tensor& x_in, const ResizeParams& p) {
 
 Tensor upsample_nearest_backward(const Tensor& dy_in, const Shape& x_shape, const ResizeParams& p) {
   check_grad("upsample_nearest_backward", dy_in, x_shape, p);
+  const profile::OpScope prof("upsample_nearest_backward", {&dy_in}, [&] {
+    return profile::Cost{1 * static_cast<double>(dy_in.numel()),
+                         profile::bytes_of(dy_in) + profile::bytes_of_shape(x_shape, dy_in)};
+  });
   const Tensor dy = dy_in.contiguous();
   Tensor dx = Tensor::empty(x_shape, dy.dtype(), dy.device());
 #if WBPOSE_WITH_CUDA

@@ -30,12 +30,25 @@ void check_roi_align(const char* op, const Shape& x, const Tensor& rois, const R
   }
 }
 
+// Bilinear samples per output bin: the ratio given, or (adaptive) about 2 x 2 at the crop sizes the
+// models use; 7 flops per sample and one more to average.
+double roi_align_flops(int64_t outputs, const RoIAlignParams& p) {
+  const double s = p.sampling_ratio > 0 ? static_cast<double>(p.sampling_ratio) : 2.0;
+  return static_cast<double>(outputs) * (7 * s * s + 1);
+}
+
 }  // namespace
 
 Tensor roi_align_forward(const Tensor& x_in, const Tensor& rois_in, const RoIAlignParams& p) {
   check_same_device("roi_align", {&x_in, &rois_in});
   check_same_float_dtype("roi_align", {&x_in, &rois_in});
   check_roi_align("roi_align", x_in.shape(), rois_in, p);
+  const profile::OpScope prof("roi_align", {&x_in, &rois_in}, [&] {
+    const Shape ys{rois_in.size(0), x_in.size(1), p.out_h, p.out_w};
+    const double y = profile::bytes_of_shape(ys, x_in);
+    return profile::Cost{roi_align_flops(static_cast<int64_t>(y) / static_cast<int64_t>(dtype_size(x_in.dtype())), p),
+                         profile::bytes_of(x_in) + profile::bytes_of(rois_in) + y};
+  });
   const Tensor x = x_in.contiguous(), rois = rois_in.contiguous();
   Tensor y = Tensor::empty({rois.size(0), x.size(1), p.out_h, p.out_w}, x.dtype(), x.device());
   if (y.numel() == 0) return y;
@@ -57,6 +70,10 @@ Tensor roi_align_backward(const Tensor& dy_in, const Tensor& rois_in, const Shap
   const Shape want{rois_in.size(0), x_shape[1], p.out_h, p.out_w};
   check(dy_in.shape() == want, "roi_align_backward: gradient ", dy_in.str(), " does not match the output ",
         shape_str(want), " for features ", shape_str(x_shape), " and rois ", rois_in.str());
+  const profile::OpScope prof("roi_align_backward", {&dy_in, &rois_in}, [&] {
+    return profile::Cost{roi_align_flops(dy_in.numel(), p), profile::bytes_of(dy_in) + profile::bytes_of(rois_in) +
+                                                              profile::bytes_of_shape(x_shape, dy_in)};
+  });
   const Tensor dy = dy_in.contiguous(), rois = rois_in.contiguous();
   Tensor dx = Tensor::zeros(x_shape, dy.dtype(), dy.device());
   if (dy.numel() == 0 || dx.numel() == 0) return dx;

@@ -95,18 +95,21 @@ Tensor Conv2d::forward_bn(BatchNorm2d& bn, const Tensor& x, bool relu, const Ten
   check(bn.channels() == options_.out_channels, "Conv2d(", options_.in_channels, " -> ", options_.out_channels,
         "): forward_bn with BatchNorm2d(", bn.channels(), ")");
   if (bn.is_training() || autograd::needs_grad({&x, &weight, &bias, &bn.weight, &bn.bias, &residual})) {
-    const Tensor y = forward(x);
-    if (!residual.defined()) return relu ? bn.forward_relu(y) : bn.forward(y);
-    const Tensor sum = ops::add(bn.forward(y), residual);
+    const Tensor y = (*this)(x);
+    if (!residual.defined()) return relu ? bn.forward_relu(y) : bn(y);
+    const Tensor sum = ops::add(bn(y), residual);
     return relu ? ops::relu(sum) : sum;
   }
-  const auto [scale, shift] = bn_affine(weight, bias, bn);
-  const auto& o = options_;
-  kernels::Conv2dParams p = conv_params(o.stride, o.padding, o.dilation, 0, o.groups);
-  p.relu = relu;
-  Tensor y = ops::conv2d_fused(x, weight, {scale, shift, residual}, p);
-  report_macs(*this, weight_macs(weight, y));
-  return y;
+  // BN folded into the conv: the profiler sees one conv, this module's.
+  return profiled([&] {
+    const auto [scale, shift] = bn_affine(weight, bias, bn);
+    const auto& o = options_;
+    kernels::Conv2dParams p = conv_params(o.stride, o.padding, o.dilation, 0, o.groups);
+    p.relu = relu;
+    Tensor y = ops::conv2d_fused(x, weight, {scale, shift, residual}, p);
+    report_macs(*this, weight_macs(weight, y));
+    return y;
+  });
 }
 
 void Conv2d::reset_parameters(Generator& gen) { torch_default_init(weight, bias, gen); }
@@ -179,7 +182,9 @@ void BatchNorm2d::set_momentum(double momentum) {
   check(momentum >= 0.0 && momentum <= 1.0, "BatchNorm2d(", channels_, "): momentum ", momentum, " out of [0, 1]");
   params_.momentum = momentum;
 }
-Tensor BatchNorm2d::forward_relu(const Tensor& x) { return run(x, true); }
+Tensor BatchNorm2d::forward_relu(const Tensor& x) {
+  return profiled([&] { return run(x, true); });
+}
 
 void BatchNorm2d::reset_parameters(Generator&) {
   init::constant_(weight, 1.0);

@@ -75,6 +75,18 @@ Tensor Module::register_buffer(const std::string& name, Tensor t, bool host) {
   return t;
 }
 
+Module::~Module() {
+  // A child that outlives this module (held elsewhere) must not keep a dangling parent.
+  for (auto& [name, child] : children_)
+    if (child->parent_ == this) child->parent_ = nullptr;
+}
+
+std::string Module::path() const {
+  if (parent_ == nullptr) return "";
+  const std::string up = parent_->path();
+  return up.empty() ? name_in_parent_ : up + "." + name_in_parent_;
+}
+
 std::vector<std::pair<std::string, Module*>> Module::named_modules() {
   std::vector<std::pair<std::string, Module*>> out{{"", this}};
   for (const auto& [name, child] : children_)

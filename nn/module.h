@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "tensor/generator.h"
+#include "tensor/profile.h"
 #include "tensor/safetensors.h"
 #include "tensor/tensor.h"
 
@@ -48,7 +49,7 @@ struct LoadResult {
 class Module {
  public:
   Module() = default;
-  virtual ~Module() = default;
+  virtual ~Module();
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
@@ -58,8 +59,14 @@ class Module {
   // The computation of single-input modules. The default raises an error naming the type:
   // containers whose children take several inputs (HRNet's fuse layers) do not override it.
   virtual Tensor forward(const Tensor& x);
-  // Calls forward(). Parents call children through this, never forward() directly.
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // Calls forward(). Parents call children through this, never forward() directly. While the
+  // profiler records, the ops inside are attributed to this module's path (tensor/profile.h).
+  Tensor operator()(const Tensor& x) {
+    return profiled([&] { return forward(x); });
+  }
+  // The dotted name under the outermost module this one is registered in, as named_modules() of
+  // that module gives it ("" for the outermost itself). A module registered twice has its last name.
+  std::string path() const;
 
   // Draws fresh initial values. Layers override it with their default initialisation (PyTorch's
   // for torch.nn layers, mmcv's for mmcv blocks); the default re-initialises each child in
@@ -124,11 +131,23 @@ class Module {
     check_new_name(name);
     check(m != nullptr, type_name(), ": register_module(\"", name, "\") with a null module");
     children_.emplace_back(name, m);
+    m->parent_ = this;
+    m->name_in_parent_ = name;
     return m;
   }
 
   // Own (non-recursive) entries, for layers that need to reach them by position.
   const NamedTensors& own_parameters() const { return params_; }
+
+  // Runs f() with its ops attributed to this module, as operator() does; for entry points other
+  // than forward() (Conv2d::forward_bn, BatchNorm2d::forward_relu).
+  template <class F>
+  Tensor profiled(F&& f) {
+    if (!profile::enabled()) [[likely]]
+      return f();
+    const profile::ModuleScope scope(path());
+    return f();
+  }
   const NamedTensors& own_buffers() const { return buffers_; }
 
  private:
@@ -141,6 +160,8 @@ class Module {
   NamedTensors buffers_;
   std::vector<bool> buffer_on_host_;  // parallel to buffers_
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  const Module* parent_ = nullptr;  // for path(): the module this one was registered in last
+  std::string name_in_parent_;
   bool training_ = true;
 };
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "kernels/optim.h"
+#include "tensor/profile.h"
 
 namespace wb::nn {
 
@@ -64,6 +65,7 @@ void Optimizer::zero_grad() {
 }
 
 void Optimizer::step() {
+  const profile::PhaseScope phase(profile::Phase::Optimizer);
   std::vector<size_t> active;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor g = params_[i].grad();

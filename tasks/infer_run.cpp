@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -14,10 +15,13 @@
 #include "pose/draw.h"
 #include "pose/models/factory.h"
 #include "tasks/model_spec.h"
+#include "tasks/profile_report.h"
 #include "tasks/progress.h"
 #include "tasks/topdown_predictor.h"
 #include "tensor/atomic_file.h"
+#include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
+#include "tensor/profile.h"
 
 namespace wb::tasks {
 namespace fs = std::filesystem;
@@ -221,8 +225,22 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log) {
   PredictOptions p = prepare_for_prediction(spec, o.decoding, o.flip_test, o.device, o.batch_size);
   ProgressLine progress(log, "predict", "people");
   p.progress = [&](int64_t done, int64_t total) { progress.update(done, total); };
-  std::vector<data::KeypointResult> results = predict_instances(*spec.model, p, instances);
+  std::optional<profile::Recording> recording;
+  if (o.profile) recording.emplace();
+  std::vector<data::KeypointResult> results;
+  {
+    const profile::SpanScope span("predict");
+    results = predict_instances(*spec.model, p, instances);
+    if (o.profile && p.device.is_cuda()) cuda::synchronize(p.device.index);
+  }
   progress.finish();
+  std::string profile_table;
+  if (o.profile) {
+    profile::Session session = recording->finish();  // before measure_peak, which must not be recorded
+    const ProfileReport report(std::move(session), measure_peak(p.device));
+    const fs::path folder = has_image_extension(o.out) ? fs::path(o.out).parent_path() : fs::path(o.out);
+    profile_table = write_profile((folder / "profile").string(), report);
+  }
   // Each pose's score: its box score times its mean confident-keypoint score, as evaluation ranks them.
   for (data::KeypointResult& r : results) {
     std::vector<double> scores;
@@ -260,6 +278,7 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log) {
                              {"people", people}});
   }
   summary.images = static_cast<int64_t>(images.size());
+  summary.profile_table = profile_table;
   if (!o.json.empty()) write_file_atomic(o.json, doc.dump() + "\n");
   return summary;
 }

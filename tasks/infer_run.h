@@ -30,11 +30,15 @@ struct InferOptions {
   std::optional<pose::HeatmapDecoding> decoding;
   std::string device = "cpu";
   int batch_size = 32;
+  // Record the prediction op by op (tensor/profile.h) and write profile.txt, profile.json, trace.json
+  // and roofline.png into "profile/" beside the pictures (in `out` when it is a folder).
+  bool profile = false;
 };
 
 struct InferSummary {
   int64_t images = 0, people = 0;
   std::vector<std::string> pictures;  // written, in image order
+  std::string profile_table;          // with InferOptions::profile: the tables of profile.txt
 };
 
 // Reads and checks every input (config, checkpoint, boxes, every image decodes, output names do not

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "autograd/node.h"
 #include "datasets/coco.h"
@@ -14,10 +15,13 @@
 #include "tasks/metrics_log.h"
 #include "tasks/model_spec.h"
 #include "tasks/plot.h"
+#include "tasks/profile_report.h"
 #include "tasks/progress.h"
 #include "tasks/run_folder.h"
 #include "tensor/atomic_file.h"
+#include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
+#include "tensor/profile.h"
 
 namespace wb::tasks {
 
@@ -70,6 +74,7 @@ class Run {
   void log_window(int64_t epoch, int64_t iter_in_epoch);
   void save(int64_t epoch_to_run);
   void plot();
+  void write_profile_report();  // ends recording_, writes out_dir/profile/
   std::string file(const std::string& name) const { return (dir_ / name).string(); }
 
   const TrainConfig& cfg_;
@@ -92,6 +97,7 @@ class Run {
   std::vector<std::pair<std::string, double>> window_parts_;  // summed, in the task's order
   int64_t window_iters_ = 0;
   Clock::time_point window_start_;
+  std::optional<profile::Recording> recording_;  // while TrainOptions::profile_steps are recorded
   double train_seconds_ = 0;   // this call's time in training steps, for the throughput
   int64_t trained_iters_ = 0;  // this call's steps
 };
@@ -211,10 +217,17 @@ void Run::train_epoch(int64_t epoch) {
   // Throughput counts the whole step, the wait for the loader included.
   auto step_start = Clock::now();
   while (auto batch = loader.next()) {
-    optimizer_->set_lr(schedule_.lr_at(epoch, batch->index, iters_per_epoch_));
-    optimizer_->zero_grad();
-    const StepLoss s = task_.step(*batch, opt_.device, progress_.iteration);
-    optimizer_->step();
+    const bool profiled = opt_.profile_steps > 0 && trained_iters_ >= opt_.profile_warmup;
+    if (profiled && trained_iters_ == opt_.profile_warmup) recording_.emplace();
+    StepLoss s;
+    {
+      const profile::SpanScope span("step");
+      optimizer_->set_lr(schedule_.lr_at(epoch, batch->index, iters_per_epoch_));
+      optimizer_->zero_grad();
+      s = task_.step(*batch, opt_.device, progress_.iteration);
+      optimizer_->step();
+      if (profiled && opt_.device.is_cuda()) cuda::synchronize(opt_.device.index);
+    }
     bool finite = std::isfinite(s.loss);
     for (const auto& part : s.parts) finite = finite && std::isfinite(part.second);
     check(finite, "training diverged: the loss is ", s.loss, " at epoch ", epoch + 1, " iteration ", batch->index + 1);
@@ -223,7 +236,9 @@ void Run::train_epoch(int64_t epoch) {
     add_to_window(s);
     train_seconds_ += seconds_since(step_start);
     const int64_t done_in_epoch = batch->index + 1;
-    const bool stopping = opt_.stop && opt_.stop->load();
+    const bool profile_done = profiled && trained_iters_ == opt_.profile_warmup + opt_.profile_steps;
+    if (profile_done) write_profile_report();
+    const bool stopping = (opt_.stop && opt_.stop->load()) || profile_done;
     if (progress_.iteration % cfg_.optim.log_interval == 0 || done_in_epoch == iters_per_epoch_ || stopping) {
       log_window(epoch, done_in_epoch);
     }
@@ -275,6 +290,19 @@ void Run::save(int64_t epoch_to_run) {
 
 void Run::plot() { write_training_curves(file("curves.png"), metrics_->records()); }
 
+void Run::write_profile_report() {
+  profile::Session session = recording_->finish();  // before measure_peak, which must not be recorded
+  const ProfileReport report(std::move(session), measure_peak(opt_.device));
+  recording_.reset();
+  const std::string text = write_profile((dir_ / "profile").string(), report);
+  if (opt_.verbose) {
+    std::printf("profile of %lld training steps after %lld of warm-up -> %s/profile/\n%s",
+                static_cast<long long>(report.steps()), static_cast<long long>(opt_.profile_warmup),
+                dir_.string().c_str(), text.c_str());
+    std::fflush(stdout);
+  }
+}
+
 TrainResult Run::go() {
   prepare();
   if (opt_.verbose) {
@@ -290,6 +318,8 @@ TrainResult Run::go() {
     if (result_.stopped) break;
     end_epoch(epoch);
   }
+  // The run ended before the profiled steps did: what was recorded is still written.
+  if (recording_) write_profile_report();
   result_.epochs_completed = progress_.epoch;
   result_.iterations = progress_.iteration;
   if (train_seconds_ > 0) {

@@ -63,12 +63,17 @@ struct TrainOptions {
   // Checked after every iteration: once true, a checkpoint is saved and train() returns.
   const std::atomic<bool>* stop = nullptr;
   bool verbose = true;  // progress lines on stdout
+  // Profiling (wbpose-train --profile N): after `profile_warmup` steps of this call the next
+  // `profile_steps` are recorded op by op (tensor/profile.h); the run then stops as if asked to (its
+  // checkpoint saved, so it can resume) and writes out_dir/profile/ (tasks/profile_report.h).
+  int64_t profile_steps = 0;
+  int64_t profile_warmup = 2;
 };
 
 struct TrainResult {
   int64_t epochs_completed = 0;
   int64_t iterations = 0;
-  bool stopped = false;       // by TrainOptions::stop, before the last epoch ended
+  bool stopped = false;       // by TrainOptions::stop or a finished profile, before the last epoch ended
   double last_loss = 0;       // mean loss of the last log window
   double best_ap = -1;        // -1 when never validated
   double images_per_s = 0;    // training throughput over this call (validation excluded)

@@ -37,6 +37,15 @@ void release_pinned(void* ptr);
 void* stream(int device = 0);  // the engine context's cudaStream_t, as an opaque pointer
 void synchronize(int device = 0);
 
+// The profiler's GPU clock (tensor/profile.h): an event recorded now on stream(device), the
+// milliseconds from one event to a later one (waits for the later one), and freeing an event.
+void* record_event(int device);
+float event_elapsed_ms(void* from, void* to);
+void destroy_event(void* event);
+// NVTX ranges for Nsight Systems; no-ops in a CPU-only build.
+void nvtx_push(const char* name);
+void nvtx_pop();
+
 // Copies; host<->device calls synchronise the stream only when the host must see the data.
 void copy_host_to_device(void* dst, const void* src, size_t bytes, int device);
 void copy_device_to_host(void* dst, const void* src, size_t bytes, int device);

@@ -6,6 +6,7 @@
 
 #include "tensor/cuda_runtime.h"
 #include "tensor/generator.h"
+#include "tensor/profile.h"
 
 namespace wb {
 
@@ -394,6 +395,7 @@ Tensor Tensor::squeeze(int64_t d) const {
 
 Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
+  const profile::OpScope prof("contiguous", {this}, [&] { return profile::elementwise_cost({this}, *this, 0); });
   if (is_cuda()) return cuda_contiguous(*this);
   Tensor out = empty(shape(), dtype(), device());
   cpu_copy(out, *this);
@@ -421,6 +423,7 @@ Tensor Tensor::to(DType t) const {
 }
 
 void Tensor::copy_(const Tensor& src_in) {
+  const profile::OpScope prof("copy", {&src_in}, [&] { return profile::elementwise_cost({this}, *this, 0); });
   Tensor src = src_in.shape() == shape() ? src_in : src_in.expand(shape());
   if (numel() == 0) return;
   if (!is_cuda() && !src.is_cuda()) {
@@ -444,6 +447,7 @@ void Tensor::copy_(const Tensor& src_in) {
 
 void Tensor::fill_(double value) {
   if (numel() == 0) return;
+  const profile::OpScope prof("fill", {this}, [&] { return profile::elementwise_cost({}, *this, 0); });
   if (is_cuda()) {
     if (value == 0.0 && is_contiguous()) {
       cuda::fill_zero(raw_data(), numel() * dtype_size(dtype()), device().index);

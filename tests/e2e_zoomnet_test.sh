@@ -29,9 +29,15 @@ train_args="--epochs 5"  # of the config's 8, before its learning-rate step
 e2e_train_eval "$config" "$bin"
 image=$(ls "$tmp/data/images" | head -n 1)
 "$bin/wbpose-infer" --config "$config" --checkpoint "$tmp/run/latest.safetensors" --image "$tmp/data/images/$image" \
-  --box 0,0,320,240 --flip-test --out "$tmp/infer.png" --json "$tmp/infer.json" >"$tmp/infer.log" 2>&1 ||
+  --box 0,0,320,240 --flip-test --out "$tmp/infer.png" --json "$tmp/infer.json" --profile >"$tmp/infer.log" 2>&1 ||
   { echo "FAIL: wbpose-infer"; cat "$tmp/infer.log"; exit 1; }
 [ -s "$tmp/infer.png" ] && grep -q '"keypoint_set"' "$tmp/infer.json" || { echo "FAIL: wbpose-infer wrote no output"; exit 1; }
+# --profile: the tables name ZoomNet's own ops and modules; the trace and the plot are written.
+for f in profile.txt profile.json trace.json roofline.png; do
+  [ -s "$tmp/profile/$f" ] || { echo "FAIL: wbpose-infer --profile wrote no $f"; cat "$tmp/infer.log"; exit 1; }
+done
+grep -q '^roi_align ' "$tmp/profile/profile.txt" && grep -q '^face_head' "$tmp/profile/profile.txt" ||
+  { echo "FAIL: the inference profile lacks roi_align or the face head"; cat "$tmp/profile/profile.txt"; exit 1; }
 
 status=0
 face=$(awk '$1 == "face" { print $7 }' "$tmp/eval.log")

@@ -1,6 +1,7 @@
 #!/bin/sh
 # wbpose-train from the outside, on a small synthetic set: Ctrl-C (SIGINT) mid-run saves a
-# checkpoint and exits 0, and --resume finishes the run; SIGKILL mid-save loses nothing; bad input
+# checkpoint and exits 0, and --resume finishes the run; SIGKILL mid-save loses nothing; --profile
+# writes its tables, trace and plot and stops with a checkpoint; bad input
 # (unknown config key, data folder without annotations, checkpoint of another model, a changed
 # config on --resume, a second trainer on the folder, image that does not decode) is one stderr
 # line, a non-zero exit, and leaves the run folder as it was.
@@ -88,6 +89,15 @@ sed 's/"warmup_iters": 2/"warmup_iters": 2, "lr": 0.5/' "$tmp/tiny.json" >"$tmp/
 cp "$tmp/killed/config.json" "$tmp/config.before"
 expect_one_line 'train.lr' --config "$tmp/lr.json" --data "$tmp/data" --out "$tmp/killed" --resume --epochs 3
 cmp -s "$tmp/killed/config.json" "$tmp/config.before" || fail "a refused resume rewrote config.json"
+
+# --profile N: N steps recorded after the warm-up, then a stop with a checkpoint; the trace is JSON.
+"$train" --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/prof" --profile 2 --profile-warmup 1 >"$tmp/prof.log" 2>&1 ||
+  { fail "--profile failed"; cat "$tmp/prof.log"; }
+grep -q '^2 step(s)' "$tmp/prof/profile/profile.txt" && grep -q '^conv2d_backward ' "$tmp/prof/profile/profile.txt" ||
+  fail "the profile does not hold 2 steps with conv2d_backward: $(head -5 "$tmp/prof/profile/profile.txt")"
+grep -q '"traceEvents"' "$tmp/prof/profile/trace.json" && [ -s "$tmp/prof/profile/roofline.png" ] &&
+  [ -e "$tmp/prof/checkpoint.json" ] || fail "--profile left no trace, plot or checkpoint: $(ls "$tmp/prof" "$tmp/prof/profile")"
+expect_one_line 'profile' --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/r_prof" --profile 0
 
 # An image that does not decode: every training image is garbage, so the first batch reaches one.
 cp -r "$tmp/data" "$tmp/bad"

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nvtx3/nvToolsExt.h>
+
 #include "tensor/cuda/check.h"
 #include "tensor/cuda_runtime.h"
 
@@ -201,6 +203,28 @@ void* stream(int device) {
 }
 
 void synchronize(int device) { check_cuda(cudaStreamSynchronize(current_stream(device)), "cudaStreamSynchronize"); }
+
+void* record_event(int device) {
+  cudaEvent_t e = nullptr;
+  check_cuda(cudaEventCreate(&e), "cudaEventCreate");
+  check_cuda(cudaEventRecord(e, current_stream(device)), "cudaEventRecord");
+  return e;
+}
+
+float event_elapsed_ms(void* from, void* to) {
+  check_cuda(cudaEventSynchronize(static_cast<cudaEvent_t>(to)), "cudaEventSynchronize");
+  float ms = 0;
+  check_cuda(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(from), static_cast<cudaEvent_t>(to)),
+             "cudaEventElapsedTime");
+  return ms;
+}
+
+void destroy_event(void* event) {
+  if (event) cudaEventDestroy(static_cast<cudaEvent_t>(event));
+}
+
+void nvtx_push(const char* name) { nvtxRangePushA(name); }
+void nvtx_pop() { nvtxRangePop(); }
 
 void copy_host_to_device(void* dst, const void* src, size_t bytes, int device) {
   // The source is pageable host memory that the caller may free at once: the copy must finish

@@ -20,6 +20,11 @@ void* allocate_pinned(size_t) { no_cuda("cuda::allocate_pinned"); }
 void release_pinned(void*) {}
 void* stream(int) { no_cuda("cuda::stream"); }
 void synchronize(int) { no_cuda("cuda::synchronize"); }
+void* record_event(int) { no_cuda("cuda::record_event"); }
+float event_elapsed_ms(void*, void*) { no_cuda("cuda::event_elapsed_ms"); }
+void destroy_event(void*) {}
+void nvtx_push(const char*) {}
+void nvtx_pop() {}
 void copy_host_to_device(void*, const void*, size_t, int) { no_cuda("cuda::copy_host_to_device"); }
 void copy_device_to_host(void*, const void*, size_t, int) { no_cuda("cuda::copy_device_to_host"); }
 void copy_device_to_device(void*, const void*, size_t, int) { no_cuda("cuda::copy_device_to_device"); }
