@@ -5,7 +5,7 @@
 #                                            and checks that every stage starts
 # It runs the prebuilt package build-gpu/pack/ (scripts/gpu-pack.sh), carried with the tree. Stages
 # run in order of value and each writes its file under $OUT as it goes, so a run cut short still
-# returns what it finished (at most 7 files; the device tool returns 8):
+# returns what it finished (at most 8 files; the device tool returns 8):
 #   summary.txt    the machine, the libraries found, one line per stage with its result and time
 #   parity.log     1. the CUDA parity suite: every op forward and backward, CPU vs GPU
 #   memcheck.log   2. compute-sanitizer memcheck on our kernels only (exact-size allocator), after a
@@ -14,6 +14,7 @@
 #   kernels.md     3. wbpose-bench kernels vs cuDNN and PyTorch: a short case list, then the rest
 #                     while time remains (rows written as they are timed)
 #   model.md       4. HRNet-W32 wholebody 256x192: inference and a training step vs PyTorch
+#   profile.txt    4. that training step profiled op by op (wbpose-bench model --profile)
 #   bench.log      the benchmarks' progress and errors
 # Time: GPU_CHECK_BUDGET seconds in all (default 480; the device call's timeout_s is 540). Each
 # stage has a cap (seconds, overridable): PARITY_SMALL_TIMEOUT 80, PARITY_LARGE_TIMEOUT 60,
@@ -250,8 +251,11 @@ if want bench; then
 fi
 if want model; then
   log "4. bench model: $model_config, batch 1 and 32, vs PyTorch"
+  # Then the training step profiled op by op (CUDA events): only its table comes back (8 files at most).
   run_capped "${MODEL_TIMEOUT:-60}" "$OUT/bench.log" "$bench" model --config "$model_config" --device cuda \
-    --python "$py" --source-dir "$root" --out "$OUT/model.md"
+    --python "$py" --source-dir "$root" --out "$OUT/model.md" --profile "$OUT/profile-run"
+  [ -f "$OUT/profile-run/profile.txt" ] && mv "$OUT/profile-run/profile.txt" "$OUT/profile.txt"
+  rm -rf "$OUT/profile-run"
   expect bench "$OUT/bench.log"
 fi
 if want bench; then

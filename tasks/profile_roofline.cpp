@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <vector>
 
 #include "datasets/image.h"
 #include "kernels/linear.h"
@@ -108,15 +109,32 @@ void write_roofline_png(const std::string& path, const ProfileReport& report) {
     const double ly0 = std::clamp(roof_at(lx), y_lo, y_hi), ly1 = std::clamp(roof_at(lx + 0.05), y_lo, y_hi);
     pose::draw_line(canvas, {axes.px(lx), axes.py(ly0)}, {axes.px(lx + 0.05), axes.py(ly1)}, roof, 2.0);
   }
-  // Ops: area by share of the time, labelled by name and phase.
+  // Ops: area by share of the time, labelled by name and phase; a label that would cover one placed
+  // before it moves down or up a line at a time (the largest ops, first in `rows`, keep theirs).
+  struct Box {
+    int x0, y0, x1, y1;
+  };
+  std::vector<Box> placed;
+  auto overlaps = [&](const Box& b) {
+    return std::any_of(placed.begin(), placed.end(),
+                       [&](const Box& o) { return b.x0 < o.x1 && o.x0 < b.x1 && b.y0 < o.y1 && o.y0 < b.y1; });
+  };
   for (const ProfileRow& r : rows) {
     if (r.flops <= 0 || r.bytes <= 0 || r.self_ms <= 0) continue;
     const double lx = std::log10(r.flops / r.bytes), ly = std::log10(std::max(report.gflops_per_s(r), 1e-12));
     const pose::Point2 c{axes.px(lx), axes.py(std::clamp(ly, y_lo, y_hi))};
     const double radius = 3 + 25 * std::sqrt(r.self_ms / total);
     pose::fill_circle(canvas, c, radius, dot);
-    pose::draw_text(canvas, static_cast<int>(c.x + radius + 3), static_cast<int>(c.y) - 3,
-                    r.name + (r.phase == "backward" ? " (bwd)" : r.phase == "optimizer" ? " (opt)" : ""), black);
+    const std::string label = r.name + (r.phase == "backward" ? " (bwd)" : r.phase == "optimizer" ? " (opt)" : "");
+    const int w = pose::text_width(label), x = static_cast<int>(c.x + radius + 3);
+    Box b{x, static_cast<int>(c.y) - 4, x + w, static_cast<int>(c.y) + 5};
+    for (int step = 1; overlaps(b) && step < 40; ++step) {
+      const int dy = (step % 2 ? 1 : -1) * 10 * ((step + 1) / 2);
+      b.y0 = static_cast<int>(c.y) - 4 + dy;
+      b.y1 = b.y0 + 9;
+    }
+    placed.push_back(b);
+    pose::draw_text(canvas, b.x0, b.y0 + 1, label, black);
   }
   char title[256];
   std::snprintf(title, sizeof title, "roofline: peaks %.1f GFLOP/s, %.1f GB/s (measured); area = share of the step",

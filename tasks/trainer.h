@@ -25,6 +25,8 @@
 //   curves.png                      loss and AP curves (tasks/plot.h)
 //   run.lock                        held by the training process (tasks/run_folder.h): a second
 //                                   trainer on the same folder is refused
+//   profile/                        with TrainOptions::profile_steps: profile.txt, profile.json,
+//                                   trace.json, roofline.png (tasks/profile_report.h)
 // Every file is written atomically; metrics.jsonl is appended one whole line at a time. A run
 // resumes only with the config it was started with (config.json; run_folder.h says what may change).
 //
