@@ -1,6 +1,7 @@
 #include "tensor/tensor.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <sstream>
 
@@ -87,7 +88,28 @@ void cpu_copy(const Tensor& dst, const Tensor& src) {
   const DType dt = dst.dtype(), st = src.dtype();
   if (dt == st) {
     const size_t es = dtype_size(dt);
-    for_each_offset(dst.shape(), dst.strides(), src.strides(), [&](int64_t od, int64_t os) {
+    const Shape& shape = dst.shape();
+    // Rows contiguous on both sides (a narrow, a slice of channels): one memcpy per row. The profiler
+    // showed the element-by-element copy at 5% of the bandwidth roof in ZoomNet's backward.
+    if (!shape.empty() && shape.back() > 1 && dst.strides().back() == 1 && src.strides().back() == 1) {
+      const Shape outer(shape.begin(), shape.end() - 1);
+      const Shape od_strides(dst.strides().begin(), dst.strides().end() - 1);
+      const Shape os_strides(src.strides().begin(), src.strides().end() - 1);
+      const size_t row = static_cast<size_t>(shape.back()) * es;
+      for_each_offset(outer, od_strides, os_strides, [&](int64_t od, int64_t os) {
+        std::memcpy(static_cast<char*>(d) + od * es, static_cast<const char*>(s) + os * es, row);
+      });
+      return;
+    }
+    auto typed = [&](auto word) {
+      using W = decltype(word);
+      for_each_offset(shape, dst.strides(), src.strides(), [&](int64_t od, int64_t os) {
+        static_cast<W*>(d)[od] = static_cast<const W*>(s)[os];
+      });
+    };
+    if (es == 4) return typed(uint32_t{});
+    if (es == 8) return typed(uint64_t{});
+    for_each_offset(shape, dst.strides(), src.strides(), [&](int64_t od, int64_t os) {
       std::memcpy(static_cast<char*>(d) + od * es, static_cast<const char*>(s) + os * es, es);
     });
     return;
