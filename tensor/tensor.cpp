@@ -1,6 +1,7 @@
 #include "tensor/tensor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <sstream>
@@ -480,6 +481,24 @@ void Tensor::fill_(double value) {
   }
   void* d = raw_data();
   const DType t = dtype();
+  // Contiguous fills, the common case (zeros() for gradients and every batch's heatmap targets): a
+  // memset or a typed fill, not a conversion per element (perf: 6% of a small model's training, in
+  // the loader threads).
+  if (is_contiguous()) {
+    const auto n = static_cast<size_t>(numel());
+    if (value == 0.0 && !std::signbit(value)) {
+      std::memset(d, 0, n * dtype_size(t));
+      return;
+    }
+    if (t == DType::F32) {
+      std::fill_n(static_cast<float*>(d), n, static_cast<float>(value));
+      return;
+    }
+    if (t == DType::F64) {
+      std::fill_n(static_cast<double*>(d), n, value);
+      return;
+    }
+  }
   const Shape zero(shape().size(), 0);
   for_each_offset(shape(), strides(), zero, [&](int64_t od, int64_t) { store_from_double(d, t, od, value); });
 }
