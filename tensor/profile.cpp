@@ -70,6 +70,19 @@ std::string shapes_of(std::initializer_list<const Tensor*> inputs) {
   return s;
 }
 
+// A scope's handle: the session's generation in the high bits, the record's index in the low 32,
+// so that a scope closing after its session ended never touches the next session's records.
+int64_t handle_of(const Recorder& r, size_t index) {
+  return static_cast<int64_t>(((r.generation & 0x7fffffffu) << 32) | static_cast<uint64_t>(index));
+}
+// The index a handle names in the running session, or -1 when it belongs to an earlier one.
+int64_t index_of(const Recorder& r, int64_t handle, size_t size) {
+  const auto h = static_cast<uint64_t>(handle);
+  const uint64_t index = h & 0xffffffffu;
+  if ((h >> 32) != (r.generation & 0x7fffffffu) || index >= size) return -1;
+  return static_cast<int64_t>(index);
+}
+
 int intern_module_locked(Recorder& r, const std::string& path) {
   const auto [it, added] = r.module_ids.emplace(path, static_cast<int>(r.session.modules.size()));
   if (added) r.session.modules.push_back(path);
@@ -173,15 +186,16 @@ int64_t begin_op(const char* op, std::initializer_list<const Tensor*> inputs, co
   r.session.ops.push_back(std::move(e));
   ++t_state.depth;
   cuda::nvtx_push(op);
-  return slot;
+  return handle_of(r, static_cast<size_t>(slot));
 }
 
-void end_op(int64_t slot) {
+void end_op(int64_t handle) {
   cuda::nvtx_pop();
   --t_state.depth;
   Recorder& r = recorder();
   const std::lock_guard lock(r.mu);
-  if (slot >= static_cast<int64_t>(r.session.ops.size())) return;  // a new session began meanwhile
+  const int64_t slot = index_of(r, handle, r.session.ops.size());
+  if (slot < 0) return;  // its session has ended
   OpEvent& e = r.session.ops[static_cast<size_t>(slot)];
   if (e.device.is_cuda()) {
     auto it = r.cuda_events.find(slot);
@@ -225,7 +239,7 @@ SpanScope::SpanScope(std::string name) {
   s.name = std::move(name);
   s.thread = thread_locked(r);
   s.begin_ns = now_ns(r);
-  slot_ = static_cast<int64_t>(r.session.spans.size());
+  slot_ = handle_of(r, r.session.spans.size());
   r.session.spans.push_back(std::move(s));
 }
 
@@ -233,8 +247,8 @@ SpanScope::~SpanScope() {
   if (slot_ < 0) return;
   Recorder& r = recorder();
   const std::lock_guard lock(r.mu);
-  if (slot_ < static_cast<int64_t>(r.session.spans.size()))
-    r.session.spans[static_cast<size_t>(slot_)].end_ns = now_ns(r);
+  const int64_t index = index_of(r, slot_, r.session.spans.size());
+  if (index >= 0) r.session.spans[static_cast<size_t>(index)].end_ns = now_ns(r);
 }
 
 double bytes_of(const Tensor& t) {

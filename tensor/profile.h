@@ -50,7 +50,7 @@ struct OpEvent {
   int module = -1;  // index into Session::modules; -1: outside every module
 };
 
-// A named interval on a host thread: a training step, an inference image.
+// A named interval on a host thread: a training step, an inference run.
 struct Span {
   std::string name;
   int64_t begin_ns = 0, end_ns = 0;
