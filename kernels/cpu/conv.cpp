@@ -501,7 +501,9 @@ void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& bi
   dispatch_float(x.dtype(), "conv_transpose2d", [&](auto t) {
     using T = decltype(t);
     backward_data(make_geom(y.shape(), x.shape(), w.shape(), p), x.data<T>(), w.data<T>(), y.data<T>());
-    apply_epilogue<T>({.bias = bias}, false, y);
+    ConvEpilogue bias_only;
+    bias_only.bias = bias;
+    apply_epilogue<T>(bias_only, false, y);
   });
 }
 
