@@ -42,15 +42,23 @@ double channel_sum(const T* p, const Layout& l, int64_t ch, double shift, int po
   return acc;
 }
 
-// y = x * scale + shift per channel, then the optional ReLU.
+// y = x * scale + shift per channel, then the optional ReLU. The ReLU and plain loops are separate
+// bodies and the ReLU is a select at T's width: GCC kept `relu && v < 0.0 ? 0.0 : v` scalar in some
+// instantiations (-fopt-info-vec: control flow in loop).
 template <class T>
 void affine(const T* px, T* py, const Layout& l, int64_t ch, double scale, double shift, bool relu) {
   for (int64_t i = 0; i < l.n; ++i) {
-    const int64_t base = (i * l.c + ch) * l.inner;
+    const T* x = px + (i * l.c + ch) * l.inner;
+    T* y = py + (i * l.c + ch) * l.inner;
+    if (relu) {
 #pragma omp simd
-    for (int64_t k = 0; k < l.inner; ++k) {
-      const double v = static_cast<double>(px[base + k]) * scale + shift;
-      py[base + k] = static_cast<T>(relu && v < 0.0 ? 0.0 : v);
+      for (int64_t k = 0; k < l.inner; ++k) {
+        const T v = static_cast<T>(static_cast<double>(x[k]) * scale + shift);
+        y[k] = v < T(0) ? T(0) : v;
+      }
+    } else {
+#pragma omp simd
+      for (int64_t k = 0; k < l.inner; ++k) y[k] = static_cast<T>(static_cast<double>(x[k]) * scale + shift);
     }
   }
 }
