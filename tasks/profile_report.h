@@ -48,7 +48,6 @@ class ProfileReport {
   int64_t steps() const;
   double step_ms() const;              // the steps' total wall time
   double op_ms() const;                // time in the op library during the steps (outermost ops)
-  const std::vector<double>& self_ms() const { return self_ms_; }  // per session op
 
   // Rows sorted by self time, largest first. Module rows: paths cut to `module_depth` components
   // (0: the model as one row); ops outside any module are "(outside modules)".
