@@ -44,8 +44,7 @@ std::string profile_step(const std::function<void()>& step, Device device, const
   }
   const double on_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / timing.iters;
-  profile::Session session = recording.finish();  // before measure_peak, which must not be recorded
-  const tasks::ProfileReport report(std::move(session), tasks::measure_peak(device));
+  const tasks::ProfileReport report = tasks::ProfileReport::finish(recording, device);
   const double calls = static_cast<double>(report.session().ops.size()) / static_cast<double>(report.steps());
   const double scope_ns = disabled_scope_ns();
   char line[512];

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench/cases.h"
+#include "tasks/profile_report.h"
 #include "tensor/atomic_file.h"
 #include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
@@ -140,7 +141,8 @@ int run_benchmark(const RunOptions& opt) {
   for (const std::string& f : opt.filters) wanted_text += " --filter '" + f + "'";
   check(!cases.empty(), "wbpose-bench: no case matches", wanted_text);
 
-  const double bandwidth = gpu ? measured_copy_bandwidth() : 0.0;
+  // Bytes read + written per second of a 1 GiB copy on the GPU (the profiler's calibration).
+  const double bandwidth = gpu ? 1e9 * tasks::measure_copy_gbps(Device::cuda(), int64_t{1} << 30) : 0.0;
   std::vector<Row> rows;
   std::string torch_note = opt.torch ? "pending (timed after all of our cases)" : "";
   auto write = [&] {

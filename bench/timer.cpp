@@ -56,16 +56,6 @@ double time_ms(const std::function<void()>& fn, Device device, const TimingOptio
   return samples[samples.size() / 2];
 }
 
-double measured_copy_bandwidth(int device) {
-  const int64_t n = int64_t(256) << 20;  // 1 GiB of f32
-  Tensor a = Tensor::zeros({n}, DType::F32, Device::cuda(device));
-  Tensor b = Tensor::empty({n}, DType::F32, Device::cuda(device));
-  TimingOptions opt;
-  opt.iters = 10;
-  const double ms = time_ms([&] { b.copy_(a); }, Device::cuda(device), opt);
-  return 2.0 * static_cast<double>(n) * 4.0 / (ms * 1e-3);
-}
-
 std::string device_name(Device device) {
 #if WBPOSE_WITH_CUDA
   if (device.is_cuda()) {

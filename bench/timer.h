@@ -16,8 +16,6 @@ struct TimingOptions {
 // Milliseconds per call of fn (median).
 double time_ms(const std::function<void()>& fn, Device device, const TimingOptions& opt);
 
-// Device-to-device copy bandwidth (bytes read + written per second) of the GPU, measured now.
-double measured_copy_bandwidth(int device = 0);
 // Name of the GPU, or for the CPU its model (/proc/cpuinfo) and the kernels' path
 // (kernels/cpu/isa.h), e.g. "cpu: AMD EPYC, kernels avx2".
 std::string device_name(Device device);

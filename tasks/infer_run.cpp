@@ -236,8 +236,7 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log) {
   progress.finish();
   std::string profile_table;
   if (o.profile) {
-    profile::Session session = recording->finish();  // before measure_peak, which must not be recorded
-    const ProfileReport report(std::move(session), measure_peak(p.device));
+    const ProfileReport report = ProfileReport::finish(*recording, p.device);
     const fs::path folder = has_image_extension(o.out) ? fs::path(o.out).parent_path() : fs::path(o.out);
     profile_table = write_profile((folder / "profile").string(), report);
   }

@@ -1,8 +1,10 @@
 #include "tasks/profile_report.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -50,13 +52,28 @@ ProfileReport::ProfileReport(profile::Session session, Peak peak)
     stack[d] = i;
   }
   for (double& v : self_ms_) v = std::max(0.0, v);
+
+  // Which ops began inside a step of their thread: each thread's steps sorted by start, the last one
+  // starting at or before the op is the only candidate.
+  std::map<int, std::vector<std::pair<int64_t, int64_t>>> steps;  // thread -> (begin, end)
+  for (const profile::Span& s : session_.spans) steps[s.thread].emplace_back(s.begin_ns, s.end_ns);
+  for (auto& [thread, list] : steps) std::sort(list.begin(), list.end());
+  in_steps_.resize(session_.ops.size(), session_.spans.empty());
+  if (session_.spans.empty()) return;
+  for (size_t i = 0; i < session_.ops.size(); ++i) {
+    const profile::OpEvent& e = session_.ops[i];
+    const auto it = steps.find(e.thread);
+    if (it == steps.end()) continue;
+    const auto& list = it->second;
+    auto after = std::upper_bound(list.begin(), list.end(), std::make_pair(e.begin_ns, INT64_MAX));
+    in_steps_[i] = after != list.begin() && e.begin_ns < std::prev(after)->second;
+  }
 }
 
-bool ProfileReport::in_steps(int64_t begin_ns, int thread) const {
-  if (session_.spans.empty()) return true;
-  for (const profile::Span& s : session_.spans)
-    if (s.thread == thread && begin_ns >= s.begin_ns && begin_ns < s.end_ns) return true;
-  return false;
+ProfileReport ProfileReport::finish(profile::Recording& recording, Device device) {
+  profile::Session session = recording.finish();
+  const Peak peak = measure_peak(device);
+  return ProfileReport(std::move(session), peak);
 }
 
 int64_t ProfileReport::steps() const {
@@ -72,8 +89,8 @@ double ProfileReport::step_ms() const {
 
 double ProfileReport::op_ms() const {
   double t = 0;
-  for (const profile::OpEvent& e : session_.ops)
-    if (e.depth == 0 && in_steps(e.begin_ns, e.thread)) t += ms(duration_ns(e));
+  for (size_t i = 0; i < session_.ops.size(); ++i)
+    if (session_.ops[i].depth == 0 && in_steps_[i]) t += ms(duration_ns(session_.ops[i]));
   return t;
 }
 
@@ -81,7 +98,7 @@ std::vector<ProfileRow> ProfileReport::rows(ProfileGroup group, int module_depth
   std::map<std::pair<std::string, std::string>, ProfileRow> by;
   for (size_t i = 0; i < session_.ops.size(); ++i) {
     const profile::OpEvent& e = session_.ops[i];
-    if (!in_steps(e.begin_ns, e.thread)) continue;
+    if (!in_steps_[i]) continue;
     std::string name, phase = profile::phase_name(e.phase);
     switch (group) {
       case ProfileGroup::Op:

@@ -19,11 +19,14 @@
 namespace wb::tasks {
 
 // The machine's roofs, measured on `device`: a large f32 GEMM through the op library (the best of
-// a few runs) and a large device-to-device copy (read plus write bytes).
+// a few runs) and a large copy within the device's memory (read plus write bytes; on the CPU every
+// core copies its share). Each is an error while a profiling session records (it would profile itself).
 struct Peak {
   double gflops = 0;  // GFLOP/s, a multiply-add counting 2
   double gbps = 0;    // GB/s
 };
+double measure_gemm_gflops(Device device, int64_t n = 2048);
+double measure_copy_gbps(Device device, int64_t bytes = int64_t{256} << 20);
 Peak measure_peak(Device device, int64_t gemm_n = 2048, int64_t copy_bytes = int64_t{256} << 20);
 
 enum class ProfileGroup { Op, OpShape, Module };
@@ -42,6 +45,9 @@ struct ProfileRow {
 class ProfileReport {
  public:
   ProfileReport(profile::Session session, Peak peak);
+  // Ends `recording`, then measures the peaks of `device` (in that order: the calibration must not
+  // be recorded), and analyses the session.
+  static ProfileReport finish(profile::Recording& recording, Device device);
 
   const profile::Session& session() const { return session_; }
   const Peak& peak() const { return peak_; }
@@ -65,11 +71,10 @@ class ProfileReport {
   nlohmann::json json(int module_depth = 2) const;
 
  private:
-  bool in_steps(int64_t begin_ns, int thread) const;
-
   profile::Session session_;
   Peak peak_;
-  std::vector<double> self_ms_;
+  std::vector<double> self_ms_;  // per session op
+  std::vector<bool> in_steps_;   // per session op: it began inside a step on its thread
 };
 
 // The Chrome trace: a begin and an end event per op on its host thread's track (CUDA ops on their

@@ -35,21 +35,23 @@ double best_seconds(Device device, int runs, F&& f) {
 
 }  // namespace
 
-Peak measure_peak(Device device, int64_t gemm_n, int64_t copy_bytes) {
-  check(!profile::enabled(), "measure_peak: not while a profiling session records (it would profile itself)");
-  check(gemm_n > 0 && copy_bytes >= 4, "measure_peak: gemm size ", gemm_n, " and copy bytes ", copy_bytes,
-        " must be positive");
-  Peak p;
-  const Tensor a = Tensor::full({gemm_n, gemm_n}, 0.5, DType::F32, device);
-  const Tensor b = Tensor::full({gemm_n, gemm_n}, 0.25, DType::F32, device);
-  Tensor c = Tensor::empty({gemm_n, gemm_n}, DType::F32, device);
-  const double t_gemm = best_seconds(device, 3, [&] { kernels::gemm(false, false, 1.0, a, b, 0.0, c); });
-  p.gflops = 2.0 * std::pow(static_cast<double>(gemm_n), 3) / t_gemm * 1e-9;
+double measure_gemm_gflops(Device device, int64_t n) {
+  check(!profile::enabled(), "measure_gemm_gflops: not while a profiling session records (it would profile itself)");
+  check(n > 0, "measure_gemm_gflops: size ", n, " must be positive");
+  const Tensor a = Tensor::full({n, n}, 0.5, DType::F32, device);
+  const Tensor b = Tensor::full({n, n}, 0.25, DType::F32, device);
+  Tensor c = Tensor::empty({n, n}, DType::F32, device);
+  const double t = best_seconds(device, 3, [&] { kernels::gemm(false, false, 1.0, a, b, 0.0, c); });
+  return 2.0 * std::pow(static_cast<double>(n), 3) / t * 1e-9;
+}
 
-  const int64_t n = copy_bytes / 4;
+double measure_copy_gbps(Device device, int64_t bytes) {
+  check(!profile::enabled(), "measure_copy_gbps: not while a profiling session records (it would profile itself)");
+  check(bytes >= 4, "measure_copy_gbps: ", bytes, " bytes (at least 4)");
+  const int64_t n = bytes / 4;
   const Tensor src = Tensor::full({n}, 1.0, DType::F32, device);
   Tensor dst = Tensor::empty({n}, DType::F32, device);
-  const double t_copy = best_seconds(device, 3, [&] {
+  const double t = best_seconds(device, 3, [&] {
     if (device.is_cuda()) {
       cuda::copy_device_to_device(dst.raw_data(), src.raw_data(), static_cast<size_t>(n) * 4, device.index);
       return;
@@ -58,15 +60,18 @@ Peak measure_peak(Device device, int64_t gemm_n, int64_t copy_bytes) {
     const auto* s = static_cast<const char*>(src.raw_data());
     auto* d = static_cast<char*>(dst.raw_data());
     constexpr int64_t kChunk = int64_t{1} << 20;
-    const int64_t bytes = n * 4, chunks = (bytes + kChunk - 1) / kChunk;
+    const int64_t total = n * 4, chunks = (total + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < chunks; ++i) {
       const int64_t off = i * kChunk;
-      std::memcpy(d + off, s + off, static_cast<size_t>(std::min(kChunk, bytes - off)));
+      std::memcpy(d + off, s + off, static_cast<size_t>(std::min(kChunk, total - off)));
     }
   });
-  p.gbps = 2.0 * static_cast<double>(n) * 4 / t_copy * 1e-9;  // read and written
-  return p;
+  return 2.0 * static_cast<double>(n) * 4 / t * 1e-9;  // read and written
+}
+
+Peak measure_peak(Device device, int64_t gemm_n, int64_t copy_bytes) {
+  return {measure_gemm_gflops(device, gemm_n), measure_copy_gbps(device, copy_bytes)};
 }
 
 void write_roofline_png(const std::string& path, const ProfileReport& report) {

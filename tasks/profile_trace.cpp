@@ -20,14 +20,11 @@ nlohmann::json chrome_trace(const profile::Session& session) {
   std::map<int, std::string> track_names;
   // Per track, ops in begin order with their depth: an op's end event is written when an op at its
   // depth or above begins, so begin and end events nest as the Trace Event Format requires.
-  struct Open {
-    int64_t end_ns;
-  };
-  std::map<int, std::vector<Open>> open;
+  std::map<int, std::vector<int64_t>> open;  // track -> end times of the ops open on it
   auto close_to = [&](int track, size_t depth) {
-    std::vector<Open>& stack = open[track];
+    std::vector<int64_t>& stack = open[track];
     while (stack.size() > depth) {
-      events.push_back({{"ph", "E"}, {"ts", us(stack.back().end_ns)}, {"pid", 0}, {"tid", track}});
+      events.push_back({{"ph", "E"}, {"ts", us(stack.back())}, {"pid", 0}, {"tid", track}});
       stack.pop_back();
     }
   };
@@ -37,7 +34,7 @@ nlohmann::json chrome_trace(const profile::Session& session) {
       track_names[track] = e.device.is_cuda() ? "CUDA stream (" + e.device.str() + ")" : "host thread " + std::to_string(e.thread);
     const auto depth = static_cast<size_t>(std::max(0, e.depth));
     close_to(track, depth);  // a deeper op whose parent is on another track nests at the depth open here
-    std::vector<Open>& stack = open[track];
+    std::vector<int64_t>& stack = open[track];
     nlohmann::json args = {{"phase", profile::phase_name(e.phase)}, {"shapes", e.shapes}, {"flops", e.cost.flops},
                            {"bytes", e.cost.bytes}};
     if (e.module >= 0 && e.module < static_cast<int>(session.modules.size()))
@@ -49,7 +46,7 @@ nlohmann::json chrome_trace(const profile::Session& session) {
                       {"pid", 0},
                       {"tid", track},
                       {"args", args}});
-    stack.push_back({std::max(e.begin_ns, e.end_ns)});
+    stack.push_back(std::max(e.begin_ns, e.end_ns));
   }
   for (auto& [track, stack] : open) close_to(track, 0);
   for (const profile::Span& s : session.spans) {

@@ -291,8 +291,7 @@ void Run::save(int64_t epoch_to_run) {
 void Run::plot() { write_training_curves(file("curves.png"), metrics_->records()); }
 
 void Run::write_profile_report() {
-  profile::Session session = recording_->finish();  // before measure_peak, which must not be recorded
-  const ProfileReport report(std::move(session), measure_peak(opt_.device));
+  const ProfileReport report = ProfileReport::finish(*recording_, opt_.device);
   recording_.reset();
   const std::string text = write_profile((dir_ / "profile").string(), report);
   if (opt_.verbose) {
