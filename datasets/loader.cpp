@@ -33,14 +33,14 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool s
   return order;
 }
 
-BatchLoader::BatchLoader(const TopDownDataset& dataset, LoaderOptions options, int64_t epoch)
-    : dataset_(dataset), opt_(options), epoch_(epoch) {
+BatchLoader::BatchLoader(const SampleSource& source, LoaderOptions options, int64_t epoch)
+    : source_(source), opt_(options), epoch_(epoch) {
   check(opt_.batch_size > 0, "BatchLoader: batch_size ", opt_.batch_size, " is not positive");
   check(opt_.workers >= 0 && opt_.workers <= kMaxWorkers, "BatchLoader: workers ", opt_.workers, " is outside [0, ",
         kMaxWorkers, "]");
   check(opt_.prefetch >= 1, "BatchLoader: prefetch ", opt_.prefetch, " is less than 1");
-  order_ = epoch_order(dataset.size(), opt_.seed, epoch, opt_.shuffle);
-  const int64_t n = dataset.size();
+  order_ = epoch_order(source.size(), opt_.seed, epoch, opt_.shuffle);
+  const int64_t n = source.size();
   num_batches_ = opt_.drop_last ? n / opt_.batch_size : (n + opt_.batch_size - 1) / opt_.batch_size;
   num_samples_ = std::min(n, num_batches_ * opt_.batch_size);
   check(opt_.first_batch >= 0 && opt_.first_batch <= num_batches_, "BatchLoader: first_batch ", opt_.first_batch,
@@ -73,30 +73,18 @@ int64_t BatchLoader::batch_rows(int64_t b) const {
 }
 
 Batch BatchLoader::allocate(int64_t b) const {
-  const pose::HeatmapCodec& c = dataset_.config().codec;
-  const int64_t n = batch_rows(b), K = dataset_.num_keypoints();
-  Batch batch;
+  const int64_t n = batch_rows(b);
+  Batch batch = source_.allocate(n);
   batch.index = b;
-  batch.images = Tensor::empty_pinned({n, 3, c.input_h, c.input_w});
-  batch.heatmaps = c.encoding == pose::HeatmapEncoding::Megvii
-                       ? Tensor::empty_pinned({n, c.num_targets(), K, c.heatmap_h, c.heatmap_w})
-                       : Tensor::empty_pinned({n, K, c.heatmap_h, c.heatmap_w});
-  batch.weights = Tensor::empty_pinned({n, K});
   batch.dataset_indices.resize(static_cast<size_t>(n));
-  batch.meta.resize(static_cast<size_t>(n));
   for (int64_t r = 0; r < n; ++r) batch.dataset_indices[r] = order_[b * opt_.batch_size + r];
   return batch;
 }
 
 void BatchLoader::make_row(Batch& batch, int64_t row) const {
   const int64_t index = batch.dataset_indices[row];
-  const int64_t image_size = batch.images.numel() / batch.images.size(0);
-  const int64_t target_size = batch.heatmaps.numel() / batch.heatmaps.size(0);
-  const int64_t K = batch.weights.size(1);
   Generator gen(sample_seed(opt_.seed, epoch_, index));
-  const SampleBuffers out{batch.images.data<float>() + row * image_size,
-                          batch.heatmaps.data<float>() + row * target_size, batch.weights.data<float>() + row * K};
-  dataset_.make_sample(index, gen, out, batch.meta[row]);
+  source_.make_row(index, gen, batch, row);
 }
 
 void BatchLoader::work() {
@@ -146,7 +134,7 @@ std::optional<Batch> BatchLoader::next() {
   if (opt_.workers == 0) {
     if (consumed_ == num_batches_) return std::nullopt;
     Batch batch = allocate(consumed_++);
-    for (int64_t r = 0; r < static_cast<int64_t>(batch.meta.size()); ++r) make_row(batch, r);
+    for (int64_t r = 0; r < static_cast<int64_t>(batch.dataset_indices.size()); ++r) make_row(batch, r);
     return batch;
   }
   std::unique_lock<std::mutex> lk(mu_);

@@ -1,7 +1,8 @@
-// Batches of top-down samples made by worker threads ahead of the consumer. A batch depends only on
+// Batches of a SampleSource's samples (datasets/sample_source.h: top-down crops, or a family's own),
+// made by worker threads ahead of the consumer. A batch depends only on
 // (seed, epoch, batch number): the epoch's order comes from (seed, epoch) and every sample's random
 // choices from a generator seeded with (seed, epoch, dataset index), so any worker count, including
-// none, yields byte-identical batches. Batches are ordinary (pageable) CPU tensors.
+// none, yields byte-identical batches. Batches are CPU tensors, page-locked where a GPU is present.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -11,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "datasets/topdown.h"
+#include "datasets/sample_source.h"
 
 namespace wb::data {
 
@@ -28,15 +29,6 @@ struct LoaderOptions {
   int64_t first_batch = 0;  // start the epoch at this batch (a run resumed mid-epoch); 0..num_batches
 };
 
-struct Batch {
-  int64_t index = 0;      // batch number within the epoch
-  Tensor images;          // [N, 3, H, W] f32, normalised
-  Tensor heatmaps;        // [N, K, h, w], or [N, S, K, h, w] for Megvii targets
-  Tensor weights;         // [N, K]
-  std::vector<int64_t> dataset_indices;  // [N]
-  std::vector<SampleMeta> meta;          // [N]: centre, scale, image id, crop map, ...
-};
-
 // The seed of one sample's generator; mixes the three so that nearby values give unrelated streams.
 uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t index);
 // Dataset indices in the order an epoch visits them (a seeded permutation, or 0..n-1 unshuffled).
@@ -46,7 +38,7 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool s
 // and joins them, so a loader may be dropped mid-epoch.
 class BatchLoader {
  public:
-  BatchLoader(const TopDownDataset& dataset, LoaderOptions options, int64_t epoch);
+  BatchLoader(const SampleSource& source, LoaderOptions options, int64_t epoch);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
@@ -69,7 +61,7 @@ class BatchLoader {
   void work();
   void stop_workers();
 
-  const TopDownDataset& dataset_;
+  const SampleSource& source_;
   LoaderOptions opt_;
   int64_t epoch_;
   std::vector<int64_t> order_;

@@ -289,4 +289,26 @@ TopDownSample TopDownDataset::sample(int64_t index, Generator& gen) const {
   return s;
 }
 
+Batch TopDownDataset::allocate(int64_t rows) const {
+  const pose::HeatmapCodec& c = config_.codec;
+  const int64_t K = num_keypoints();
+  Batch batch;
+  batch.images = Tensor::empty_pinned({rows, 3, c.input_h, c.input_w});
+  batch.heatmaps = c.encoding == pose::HeatmapEncoding::Megvii
+                       ? Tensor::empty_pinned({rows, c.num_targets(), K, c.heatmap_h, c.heatmap_w})
+                       : Tensor::empty_pinned({rows, K, c.heatmap_h, c.heatmap_w});
+  batch.weights = Tensor::empty_pinned({rows, K});
+  batch.meta.resize(static_cast<size_t>(rows));
+  return batch;
+}
+
+void TopDownDataset::make_row(int64_t index, Generator& gen, Batch& batch, int64_t row) const {
+  const int64_t image_size = batch.images.numel() / batch.images.size(0);
+  const int64_t target_size = batch.heatmaps.numel() / batch.heatmaps.size(0);
+  const int64_t K = batch.weights.size(1);
+  const SampleBuffers out{batch.images.data<float>() + row * image_size,
+                          batch.heatmaps.data<float>() + row * target_size, batch.weights.data<float>() + row * K};
+  make_sample(index, gen, out, batch.meta[static_cast<size_t>(row)]);
+}
+
 }  // namespace wb::data

@@ -11,6 +11,7 @@
 
 #include "datasets/coco.h"
 #include "datasets/image.h"
+#include "datasets/sample_source.h"
 #include "pose/affine.h"
 #include "pose/heatmap_codec.h"
 #include "pose/keypoints.h"
@@ -101,20 +102,6 @@ pose::Affine crop_affine(CropState& s, const pose::HeatmapCodec& codec);
 void warp_normalize(const Image& img, const pose::Affine& image_to_input, int out_w, int out_h,
                     const std::array<float, 3>& mean, const std::array<float, 3>& std, float* chw);
 
-struct SampleMeta {
-  int64_t image_id = 0, annotation_id = 0;
-  double box_score = 1.0;
-  pose::Point2 center, scale;  // after augmentation and aspect fix: what the crop covers
-  double rotation = 0;
-  bool flipped = false;
-  pose::Affine image_to_input;  // maps the original image to the network input
-  // The labels the heatmaps were rendered from: every keypoint in input pixels (after the crop affine
-  // and the flip's left/right swap) and 1 labelled / 0 not. ZoomNet renders its own targets from
-  // these (pose/models/zoomnet_pipeline.h), since its head targets depend on its predicted boxes.
-  std::vector<pose::Point2> input_keypoints;
-  std::vector<float> visible;
-};
-
 // Caller-owned outputs of one sample (the loader points them into its batch).
 struct SampleBuffers {
   float* image = nullptr;    // 3 * input_h * input_w
@@ -129,12 +116,12 @@ struct TopDownSample {
   SampleMeta meta;
 };
 
-class TopDownDataset {
+class TopDownDataset : public SampleSource {
  public:
   // `keypoints` must outlive the dataset. Errors name the instance whose keypoint count or box is wrong.
   TopDownDataset(std::vector<PersonInstance> instances, const pose::KeypointSet& keypoints, TopDownConfig config);
 
-  int64_t size() const { return static_cast<int64_t>(instances_.size()); }
+  int64_t size() const override { return static_cast<int64_t>(instances_.size()); }
   int num_keypoints() const { return keypoints_->size(); }
   const TopDownConfig& config() const { return config_; }
   const PersonInstance& instance(int64_t i) const;
@@ -145,6 +132,11 @@ class TopDownDataset {
   void make_sample(const Image& img, const PersonInstance& inst, Generator& gen, const SampleBuffers& out,
                    SampleMeta& meta) const;
   TopDownSample sample(int64_t index, Generator& gen) const;
+
+  // SampleSource: [N, 3, H, W] crops, [N, K, h, w] heatmaps ([N, S, K, h, w] for Megvii targets),
+  // [N, K] keypoint weights.
+  Batch allocate(int64_t rows) const override;
+  void make_row(int64_t index, Generator& gen, Batch& batch, int64_t row) const override;
 
  private:
   std::vector<PersonInstance> instances_;

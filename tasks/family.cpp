@@ -6,6 +6,7 @@
 #include "pose/models/factory.h"
 #include "tasks/model_spec.h"
 #include "tasks/topdown_predictor.h"
+#include "tasks/training_data.h"
 #include "tensor/error.h"
 
 namespace wb::tasks {
@@ -17,6 +18,10 @@ pose::HeatmapCodec PoseFamily::default_codec(const nlohmann::json& config, const
 void PoseFamily::check_codec(const pose::HeatmapCodec& codec, const nlohmann::json&, const std::string& where) const {
   check(codec.encoding != pose::HeatmapEncoding::Megvii, where, ": the \"megvii\" encoding renders one target per ",
         "MSPN output; a ", name(), " model trains on one (\"msra\" or \"udp\")");
+}
+
+std::unique_ptr<data::SampleSource> PoseFamily::training_data(const TrainConfig& config) const {
+  return topdown_training_data(config, config.facts.num_keypoints);
 }
 
 std::vector<std::vector<pose::DecodedKeypoint>> PoseFamily::predict_crops(nn::Module& model, const Tensor& crops,

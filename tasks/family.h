@@ -4,8 +4,9 @@
 // loop, validation, wbpose-train/-eval/-infer/-info and the benchmark are generic over families; a
 // new family is its own files plus one line in tasks/family_registry.cpp.
 //
-// The families today all train on top-down person crops (datasets/topdown.h: the crop, its
-// augmentation and the codec's targets) and differ in their networks, targets, losses and decoding:
+// The families today all train on top-down person crops (training_data's default, datasets/topdown.h:
+// the crop, its augmentation and the codec's targets) and differ in their networks, targets, losses
+// and decoding:
 //   top-down heatmap  HRNet, SimpleBaseline, S-ViPNAS (tasks/families/heatmap_family.cpp)
 //   multi-stage       MSPN: every stage and unit supervised, OHKM (tasks/families/mspn_family.cpp)
 //   zoom              ZoomNet: body, then RoI heads for face and hands (tasks/families/zoomnet_family.cpp)
@@ -28,6 +29,7 @@
 namespace wb::tasks {
 
 struct PredictOptions;  // tasks/topdown_predictor.h
+struct TrainConfig;     // tasks/train_config.h
 
 // One batch's loss: `total` for backward, and the values of its named parts for the log.
 struct FamilyLoss {
@@ -63,6 +65,11 @@ class PoseFamily {
   // level per supervised output) is an error naming `where`.
   virtual void check_codec(const pose::HeatmapCodec& codec, const nlohmann::json& config,
                            const std::string& where) const;
+
+  // What a run of `config` trains on: the samples and their targets (checked before the run writes
+  // anything). Default: top-down person crops of the config's training annotations at its codec
+  // (tasks/training_data.h); a family that trains on whole images or on clips returns its own source.
+  virtual std::unique_ptr<data::SampleSource> training_data(const TrainConfig& config) const;
 
   // The loss of one batch of the top-down pipeline (its crops, targets by the config's codec, and
   // keypoints in crop pixels); `images` is batch.images on the model's device. The model is in the

@@ -32,7 +32,10 @@ class SupernetTask : public TrainingTask {
     return super_->module();
   }
 
-  int64_t num_keypoints() const override { return 133; }
+  // The base ZoomNet's data: the supernet trains on what its sub-networks would.
+  std::unique_ptr<data::SampleSource> training_data() const override {
+    return cfg_.train.family->training_data(cfg_.train);
+  }
 
   StepLoss step(const data::Batch& batch, Device device, int64_t iteration) override {
     Generator gen = sandwich_generator(cfg_.train.seed, iteration);

@@ -19,7 +19,7 @@ class FamilyTask : public TrainingTask {
     return *model_;
   }
 
-  int64_t num_keypoints() const override { return cfg_.facts.num_keypoints; }
+  std::unique_ptr<data::SampleSource> training_data() const override { return cfg_.family->training_data(cfg_); }
 
   StepLoss step(const data::Batch& batch, Device device, int64_t) override {
     const FamilyLoss loss = cfg_.family->loss(*model_, batch, batch.images.to(device));

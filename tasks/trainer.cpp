@@ -9,7 +9,6 @@
 #include <optional>
 
 #include "autograd/node.h"
-#include "datasets/coco.h"
 #include "nn/checkpoint.h"
 #include "nn/optimizer.h"
 #include "tasks/metrics_log.h"
@@ -32,21 +31,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// The training set, checked before anything is written.
-std::vector<data::PersonInstance> training_instances(const TrainConfig& c, int64_t num_keypoints) {
-  const fs::path root(c.data.root);
-  const std::string ann = (root / c.data.train_annotations).string();
-  check(fs::is_regular_file(ann), ann, ": no training annotations here (data root \"", c.data.root,
-        "\", field data.train_annotations)");
-  const data::CocoKeypointsFile file = data::read_coco_keypoints(ann);
-  const int have = data::keypoint_count(file.format);
-  check(have == num_keypoints, ann, ": has ", have, "-keypoint annotations but the model predicts ", num_keypoints);
-  data::SkipCounts skipped;
-  auto instances = data::instances_from_coco(file, (root / c.data.train_images).string(), &skipped);
-  check(!instances.empty(), ann, ": no usable person annotation (", skipped.summary(), ")");
-  return instances;
-}
 
 std::unique_ptr<nn::Optimizer> make_optimizer(const OptimConfig& o, std::vector<Tensor> params) {
   nn::AdamOptions a;
@@ -84,7 +68,7 @@ class Run {
   std::unique_ptr<RunFolderLock> lock_;  // held for the whole run
 
   nn::Module* model_ = nullptr;
-  std::unique_ptr<data::TopDownDataset> dataset_;
+  std::unique_ptr<data::SampleSource> dataset_;
   std::unique_ptr<nn::Optimizer> optimizer_;
   std::unique_ptr<MetricsLog> metrics_;
   nn::LrSchedule schedule_;
@@ -105,12 +89,10 @@ class Run {
 void Run::prepare() {
   gen_.seed(cfg_.seed);
   model_ = &task_.build(gen_);
-  const int64_t num_keypoints = task_.num_keypoints();
-  const pose::KeypointSet& kps = keypoint_set_for(num_keypoints, cfg_.model_where);
-  dataset_ = std::make_unique<data::TopDownDataset>(training_instances(cfg_, num_keypoints), kps, cfg_.topdown);
+  dataset_ = task_.training_data();
   iters_per_epoch_ = dataset_->size() / cfg_.optim.batch_size;
   check(iters_per_epoch_ >= 1, cfg_.path, ": train.batch_size ", cfg_.optim.batch_size, " exceeds the ",
-        dataset_->size(), " training instances: no full batch to train on");
+        dataset_->size(), " training samples: no full batch to train on");
   schedule_ = cfg_.lr_schedule();
 
   model_->to(opt_.device);
@@ -305,7 +287,7 @@ void Run::write_profile_report() {
 TrainResult Run::go() {
   prepare();
   if (opt_.verbose) {
-    std::printf("training %s: %lld instances, %lld iterations/epoch of %lld, epochs %lld..%lld, on %s -> %s\n",
+    std::printf("training %s: %lld samples, %lld iterations/epoch of %lld, epochs %lld..%lld, on %s -> %s\n",
                 cfg_.path.c_str(), static_cast<long long>(dataset_->size()),
                 static_cast<long long>(iters_per_epoch_), static_cast<long long>(cfg_.optim.batch_size),
                 static_cast<long long>(progress_.epoch + 1), static_cast<long long>(cfg_.optim.epochs),

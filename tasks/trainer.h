@@ -38,6 +38,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -96,17 +97,18 @@ struct Validation {
   std::string note;
 };
 
-// What the loop trains. The loop owns the data (the config's training set through the top-down
-// pipeline at the config's codec), the optimizer over the model's parameters, the schedule, the log,
-// when to validate, the checkpoints and resuming.
+// What the loop trains, and on what data. The loop owns the loader over the task's samples, the
+// optimizer over the model's parameters, the schedule, the log, when to validate, the checkpoints
+// and resuming.
 class TrainingTask {
  public:
   virtual ~TrainingTask() = default;
   // Builds the model and initialises it from `gen` (seeded with the config's seed; its state after
   // this is what checkpoints record). Called once, first; the task owns the model.
   virtual nn::Module& build(Generator& gen) = 0;
-  // Keypoints per person in the training annotations (133 for COCO-WholeBody, 17 for COCO).
-  virtual int64_t num_keypoints() const = 0;
+  // The training samples, checked before the run writes anything (the family's own:
+  // PoseFamily::training_data). Called once, after build().
+  virtual std::unique_ptr<data::SampleSource> training_data() const = 0;
   // The forward and backward passes of one batch: gradients accumulate into the model's parameters
   // (zeroed before, one optimizer step after, by the loop). The model is in training mode on
   // `device`; `iteration` is the global iteration (0-based) this step is.

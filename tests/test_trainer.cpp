@@ -3,6 +3,7 @@
 // and bad input reported before anything is written.
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,9 @@
 
 #include "datasets/image.h"
 #include "datasets/loader.h"
+#include "autograd/engine.h"
+#include "autograd/ops_pose.h"
+#include "nn/layers.h"
 #include "pose/keypoints.h"
 #include "pose/draw.h"
 #include "pose/models/zoomnet.h"
@@ -223,6 +227,83 @@ TEST_CASE("trainer: 2 epochs equal 1 epoch + resume + 1 epoch, and a stop mid-ep
   }
   CHECK(train_records == 4);
   CHECK(fs::exists(s / "curves.png"));
+}
+
+namespace {
+
+// A family's own samples, not top-down crops: 10 random 2x6x6 "images" whose target is their mirror
+// image, to show the loop trains on whatever source the task brings (tasks/family.h:
+// PoseFamily::training_data) and keeps its determinism for it.
+class MirrorSamples : public data::SampleSource {
+ public:
+  int64_t size() const override { return 10; }
+  data::Batch allocate(int64_t rows) const override {
+    data::Batch b;
+    b.images = Tensor::empty({rows, 2, 6, 6});
+    b.heatmaps = Tensor::empty({rows, 2, 6, 6});
+    b.meta.resize(static_cast<size_t>(rows));
+    return b;
+  }
+  void make_row(int64_t index, Generator& gen, data::Batch& batch, int64_t row) const override {
+    float* x = batch.images.data<float>() + row * 72;
+    float* y = batch.heatmaps.data<float>() + row * 72;
+    for (int i = 0; i < 72; ++i) x[i] = static_cast<float>(gen.uniform(-1, 1));
+    for (int i = 0; i < 72; ++i) y[i] = x[i - i % 6 + 5 - i % 6];
+    batch.meta[static_cast<size_t>(row)].image_id = index;
+    ++made;
+  }
+  mutable std::atomic<int64_t> made{0};
+};
+
+class MirrorTask : public tasks::TrainingTask {
+ public:
+  explicit MirrorTask(const tasks::TrainConfig& c) : cfg_(c) {}
+  nn::Module& build(Generator& gen) override {
+    nn::Conv2dOptions o;
+    o.in_channels = 2, o.out_channels = 2, o.kernel = 3, o.padding = 1;
+    conv_ = std::make_shared<nn::Conv2d>(o);
+    conv_->reset_parameters(gen);
+    return *conv_;
+  }
+  std::unique_ptr<data::SampleSource> training_data() const override {
+    auto s = std::make_unique<MirrorSamples>();
+    source = s.get();
+    return s;
+  }
+  tasks::StepLoss step(const data::Batch& batch, Device device, int64_t) override {
+    CHECK(batch.images.size(1) == 2);
+    const Tensor loss = ops::heatmap_mse_loss((*conv_)(batch.images.to(device)), batch.heatmaps.to(device));
+    autograd::backward(loss);
+    return {loss.item(), {}};
+  }
+  bool validates() const override { return false; }
+  tasks::Validation validate() override { return {}; }
+  nlohmann::json config_json() const override { return cfg_.to_json(); }
+  mutable const MirrorSamples* source = nullptr;
+
+ private:
+  const tasks::TrainConfig& cfg_;
+  std::shared_ptr<nn::Conv2d> conv_;
+};
+
+}  // namespace
+
+TEST_CASE("trainer: a task's own sample source (not top-down crops) is what the loop trains on, resumable bit for bit") {
+  TempDir dir("train-source");
+  tasks::TrainConfig c = tiny_config(dir.path / "no-data-here", 3);
+  c.optim.batch_size = 4;
+  MirrorTask straight(c);
+  const tasks::TrainResult r = tasks::train(c, straight, quiet(dir.path / "a"));
+  CHECK(r.iterations == 3 * 2);  // 10 samples, batches of 4, the partial one dropped
+  CHECK(straight.source->made == 3 * 8);
+  CHECK(std::isfinite(r.last_loss));
+
+  tasks::TrainConfig one = c;
+  one.optim.epochs = 1;
+  MirrorTask first(one), rest(c);
+  tasks::train(one, first, quiet(dir.path / "b"));
+  tasks::train(c, rest, quiet(dir.path / "b", true));
+  CHECK(slurp(dir.path / "a" / "latest.safetensors") == slurp(dir.path / "b" / "latest.safetensors"));
 }
 
 TEST_CASE("trainer: validation callback, metrics and the best checkpoint") {
