@@ -2,6 +2,8 @@
 // folder (tasks/trainer.h lists what it holds). Ctrl-C (SIGINT) finishes the current iteration,
 // saves a checkpoint and exits 0; --resume continues it exactly. --profile N records N steps op by op
 // after a warm-up, writes <out>/profile/ (table, trace.json, roofline.png) and stops the same way.
+// Under `mpirun -np N` it trains data-parallel (tasks/trainer.h: TrainOptions::comm): each rank its
+// share of every global batch, rank 0 writing the run folder; an error on any rank ends them all.
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
@@ -11,6 +13,7 @@
 #include "tasks/train_config.h"
 #include "tasks/trainer.h"
 #include "tasks/validation.h"
+#include "tensor/communicator.h"
 
 int main(int argc, char** argv) {
   using namespace wb;
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  const bool root = !dist::launched_by_mpi() || dist::world().rank() == 0;
   try {
     tasks::TrainConfig config = tasks::read_train_config(config_path);
     if (!data_dir.empty()) config.data.root = data_dir;
@@ -57,9 +61,11 @@ int main(int argc, char** argv) {
     options.stop = tasks::stop_on_sigint();
     options.profile_steps = profile_steps;
     options.profile_warmup = profile_warmup;
+    options.comm = &dist::world();
 
-    const tasks::EvalFn validate = tasks::make_validation(config, options.device);
+    const tasks::EvalFn validate = tasks::make_validation(config, options.device, options.comm);
     const tasks::TrainResult r = tasks::train(config, options, validate);
+    if (!root) return 0;
     if (r.stopped) {
       std::printf("stopped at epoch %lld, iteration %lld: checkpoint saved in %s (continue with --resume)\n",
                   static_cast<long long>(r.epochs_completed + 1), static_cast<long long>(r.iterations),
@@ -74,6 +80,7 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "wbpose-train: " << tasks::one_line(e.what()) << "\n";
-    return 1;
+    // The other ranks may be waiting for this one in a collective: end them too.
+    return dist::abort_job(1);
   }
 }

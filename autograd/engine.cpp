@@ -8,6 +8,12 @@
 
 namespace wb::autograd {
 
+namespace {
+thread_local GradReadyHook g_grad_ready;
+}  // namespace
+
+void set_grad_ready_hook(GradReadyHook hook) { g_grad_ready = std::move(hook); }
+
 void backward(const Tensor& root, const Tensor& seed, bool retain_graph) {
   backward(std::vector<Tensor>{root}, std::vector<Tensor>{seed}, retain_graph);
 }
@@ -86,6 +92,9 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds
       // The profiler attributes the node's kernels to the module its forward ran in.
       const profile::ModuleOverride module(node->profile_module);
       input_grads = node->apply(grads);
+      if (g_grad_ready) {
+        if (auto* acc = dynamic_cast<AccumulateGrad*>(node.get())) g_grad_ready(acc->leaf);
+      }
     }
     if (!retain_graph) node->release();
     for (size_t i = 0; i < node->next.size(); ++i) {

@@ -1,6 +1,14 @@
 #include "autograd/ops_norm.h"
 
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 #include "autograd/node.h"
+#include "kernels/concat.h"
+#include "kernels/elementwise.h"
+#include "kernels/reduce.h"
+#include "tensor/error.h"
 
 namespace wb::ops {
 
@@ -31,6 +39,88 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
             rv = running_var.detach(), p](const Grads& g) -> Grads {
              k::BatchNormGrads r = k::batch_norm_eval_backward(g[0], x, y, gamma, rm, rv, p);
              return {r.dx, r.dgamma, r.dbeta};
+           });
+  }
+  return y;
+}
+
+namespace {
+
+// x's per-channel sums over (N, H, W), summed over the ranks: C doubles on the host.
+std::vector<double> channel_sums(const Tensor& x, dist::Communicator& comm) {
+  Shape per_channel(static_cast<size_t>(x.dim()), 1);
+  per_channel[1] = x.size(1);
+  Tensor s = k::sum_to(x, per_channel).reshape({x.size(1)}).to(DType::F64).contiguous();
+  comm.all_reduce_sum(s);
+  const Tensor host = s.to(Device::cpu());
+  return {host.data<double>(), host.data<double>() + x.size(1)};
+}
+
+// C host values as [1, C, 1, ...] in x's dtype on x's device, to broadcast against x.
+Tensor per_channel(const std::vector<double>& v, const Tensor& x) {
+  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())}, DType::F64);
+  std::copy(v.begin(), v.end(), t.data<double>());
+  Shape s(static_cast<size_t>(x.dim()), 1);
+  s[1] = x.size(1);
+  return t.to(x.dtype()).to(x.device()).reshape(s);
+}
+
+std::vector<double> host_values(const Tensor& t) {
+  const Tensor h = t.to(Device::cpu()).to(DType::F64).contiguous();
+  return {h.data<double>(), h.data<double>() + h.numel()};
+}
+
+}  // namespace
+
+Tensor sync_batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                       Tensor& running_var, const k::BatchNormParams& p, dist::Communicator& comm) {
+  check(x.dim() >= 2, "sync_batch_norm: x ", x.str(), " has no channel dimension");
+  const int64_t c = x.size(1);
+  // Values per channel in the whole batch: every rank's count, summed.
+  Tensor count = Tensor::empty({1}, DType::F64);
+  count.data<double>()[0] = static_cast<double>(x.numel() / c);
+  comm.all_reduce_sum(count);
+  const double m = count.data<double>()[0];
+  check(m > 1, "sync_batch_norm: ", m, " values per channel in the whole batch: the variance needs two");
+  std::vector<double> mean = channel_sums(x, comm);
+  for (double& v : mean) v /= m;
+  const Tensor mean_x = per_channel(mean, x);
+  const Tensor centred = k::sub(x, mean_x);
+  std::vector<double> var = channel_sums(k::mul(centred, centred), comm);
+  for (double& v : var) v /= m;  // biased: what the batch is normalised with
+  // The eval-mode kernel with the batch's statistics is the training forward's normalisation.
+  const Tensor mean_c = mean_x.reshape({c}), var_c = per_channel(var, x).reshape({c});
+  Tensor y = k::batch_norm_eval_forward(x, gamma, beta, mean_c, var_c, p);
+  // The running variance estimates the population's: the unbiased batch variance.
+  auto update = [&](Tensor& running, const std::vector<double>& batch, double factor) {
+    if (!running.defined()) return;
+    std::vector<double> r = host_values(running);
+    for (int64_t i = 0; i < c; ++i) r[i] = (1.0 - p.momentum) * r[i] + p.momentum * factor * batch[i];
+    running.copy_(per_channel(r, x).reshape({c}));
+  };
+  update(running_mean, mean, 1.0);
+  update(running_var, var, m / (m - 1.0));
+  if (needs_grad({&x, &gamma, &beta})) {
+    record("sync_batch_norm", {x, gamma, beta}, {&y},
+           [x = x.detach(), y = p.relu ? y.detach() : Tensor(), gamma = gamma.detach(), mean_x, mean_c, var_c, var,
+            m, p, &comm](const Grads& g) -> Grads {
+             // With mean and variance held constant: dx = gamma * invstd * g, and this rank's sums
+             // dbeta = sum g, dgamma = sum g * xhat (g: dy masked by the fused ReLU).
+             k::BatchNormGrads r = k::batch_norm_eval_backward(g[0], x, y, gamma, mean_c, var_c, p);
+             // The paths through the batch statistics need the whole batch's sums.
+             Tensor sums = k::concat({r.dbeta.to(DType::F64), r.dgamma.to(DType::F64)}, 0).contiguous();
+             comm.all_reduce_sum(sums);
+             const std::vector<double> s = host_values(sums), gm = host_values(gamma);
+             // dx -= gamma * invstd * (sum_g / M + xhat * sum_gx / M), xhat = (x - mean) * invstd
+             const int64_t ch = x.size(1);
+             std::vector<double> a(static_cast<size_t>(ch)), b(static_cast<size_t>(ch));
+             for (int64_t i = 0; i < ch; ++i) {
+               const double invstd = 1.0 / std::sqrt(var[i] + p.eps);
+               a[i] = gm[i] * invstd * s[i] / m;
+               b[i] = gm[i] * invstd * invstd * s[ch + i] / m;
+             }
+             const Tensor correction = k::add(per_channel(a, x), k::mul(per_channel(b, x), k::sub(x, mean_x)));
+             return {k::sub(r.dx, correction), r.dgamma, r.dbeta};
            });
   }
   return y;

@@ -39,14 +39,21 @@ BatchLoader::BatchLoader(const SampleSource& source, LoaderOptions options, int6
   check(opt_.workers >= 0 && opt_.workers <= kMaxWorkers, "BatchLoader: workers ", opt_.workers, " is outside [0, ",
         kMaxWorkers, "]");
   check(opt_.prefetch >= 1, "BatchLoader: prefetch ", opt_.prefetch, " is less than 1");
+  check(opt_.shards >= 1 && opt_.shard >= 0 && opt_.shard < opt_.shards, "BatchLoader: shard ", opt_.shard, " of ",
+        opt_.shards, " does not exist");
+  check(opt_.shards == 1 || (opt_.drop_last && opt_.batch_size % opt_.shards == 0), "BatchLoader: a batch of ",
+        opt_.batch_size, " does not split evenly over ", opt_.shards, " ranks (the global batch size must be a ",
+        "multiple of the number of ranks)");
   order_ = epoch_order(source.size(), opt_.seed, epoch, opt_.shuffle);
   const int64_t n = source.size();
   num_batches_ = opt_.drop_last ? n / opt_.batch_size : (n + opt_.batch_size - 1) / opt_.batch_size;
-  num_samples_ = std::min(n, num_batches_ * opt_.batch_size);
+  rows_ = opt_.batch_size / opt_.shards;
+  first_row_ = opt_.shard * rows_;
+  num_samples_ = opt_.shards == 1 ? std::min(n, num_batches_ * opt_.batch_size) : num_batches_ * rows_;
   check(opt_.first_batch >= 0 && opt_.first_batch <= num_batches_, "BatchLoader: first_batch ", opt_.first_batch,
         " is outside [0, ", num_batches_, "]");
   consumed_ = opt_.first_batch;
-  next_position_ = opt_.first_batch * opt_.batch_size;
+  next_position_ = opt_.first_batch * rows_;
   slots_.resize(static_cast<size_t>(opt_.prefetch));
   try {
     for (int i = 0; i < opt_.workers; ++i) threads_.emplace_back([this] { work(); });
@@ -68,16 +75,14 @@ void BatchLoader::stop_workers() {
 
 BatchLoader::~BatchLoader() { stop_workers(); }
 
-int64_t BatchLoader::batch_rows(int64_t b) const {
-  return std::min(opt_.batch_size, num_samples_ - b * opt_.batch_size);
-}
+int64_t BatchLoader::batch_rows(int64_t b) const { return std::min(rows_, num_samples_ - b * rows_); }
 
 Batch BatchLoader::allocate(int64_t b) const {
   const int64_t n = batch_rows(b);
   Batch batch = source_.allocate(n);
   batch.index = b;
   batch.dataset_indices.resize(static_cast<size_t>(n));
-  for (int64_t r = 0; r < n; ++r) batch.dataset_indices[r] = order_[b * opt_.batch_size + r];
+  for (int64_t r = 0; r < n; ++r) batch.dataset_indices[r] = order_[b * opt_.batch_size + first_row_ + r];
   return batch;
 }
 
@@ -99,12 +104,12 @@ void BatchLoader::work() {
         // A worker may start batch b only once batch b - prefetch has been handed out: its slot is free.
         work_cv_.wait(lk, [&] {
           return stop_ || next_position_ >= num_samples_ ||
-                 next_position_ / opt_.batch_size < consumed_ + static_cast<int64_t>(slots_.size());
+                 next_position_ / rows_ < consumed_ + static_cast<int64_t>(slots_.size());
         });
         if (stop_ || next_position_ >= num_samples_) return;
         const int64_t pos = next_position_++;
-        const int64_t b = pos / opt_.batch_size;
-        row = pos % opt_.batch_size;
+        const int64_t b = pos / rows_;
+        row = pos % rows_;
         slot = &slots_[static_cast<size_t>(b) % slots_.size()];
         if (row == 0) {
           slot->batch = allocate(b);

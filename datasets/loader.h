@@ -27,6 +27,11 @@ struct LoaderOptions {
   bool shuffle = true;
   bool drop_last = true;  // drop a final partial batch (training); false keeps it (evaluation)
   int64_t first_batch = 0;  // start the epoch at this batch (a run resumed mid-epoch); 0..num_batches
+  // Data-parallel runs: rank `shard` of `shards` makes only its share of every batch, the rows
+  // [shard * B / shards, (shard + 1) * B / shards) of the batch one process would make (batch_size is
+  // the global B, a multiple of shards; drop_last). The shares of all ranks together are exactly the
+  // one-process batches, whatever the number of ranks.
+  int shard = 0, shards = 1;
 };
 
 // The seed of one sample's generator; mixes the three so that nearby values give unrelated streams.
@@ -65,7 +70,9 @@ class BatchLoader {
   LoaderOptions opt_;
   int64_t epoch_;
   std::vector<int64_t> order_;
-  int64_t num_batches_ = 0, num_samples_ = 0;
+  int64_t num_batches_ = 0, num_samples_ = 0;  // num_samples_: this shard's, over the epoch
+  int64_t rows_ = 0;                           // this shard's rows of a full batch
+  int64_t first_row_ = 0;                      // its first row within the global batch
 
   std::mutex mu_;
   std::condition_variable work_cv_, ready_cv_;

@@ -171,7 +171,9 @@ Tensor BatchNorm2d::run(const Tensor& x, bool relu) {
         channels_, ", H, W]");
   kernels::BatchNormParams p = params_;
   p.relu = relu;
-  Tensor y = ops::batch_norm(x, weight, bias, running_mean, running_var, is_training(), p);
+  Tensor y = is_training() && sync_ && sync_->size() > 1
+                 ? ops::sync_batch_norm(x, weight, bias, running_mean, running_var, p, *sync_)
+                 : ops::batch_norm(x, weight, bias, running_mean, running_var, is_training(), p);
   if (is_training()) ++*num_batches_tracked.data<int64_t>();
   return y;
 }

@@ -13,6 +13,7 @@
 #include "kernels/norm.h"
 #include "kernels/pool.h"
 #include "nn/module.h"
+#include "tensor/communicator.h"
 #include "tensor/generator.h"
 
 namespace wb::nn {
@@ -118,6 +119,9 @@ class BatchNorm2d : public Module {
   // The running statistics' update rate in [0, 1] (nn/bn_recalibration.h sets 1 to read one
   // batch's statistics).
   void set_momentum(double momentum);
+  // SyncBN: in training mode, the statistics of the whole data-parallel batch (ops::sync_batch_norm)
+  // when `comm` has more than one rank. Null (the default, as in MMPose): this rank's own batch.
+  void set_sync(dist::Communicator* comm) { sync_ = comm; }
 
   Tensor weight, bias;
   Tensor running_mean, running_var, num_batches_tracked;
@@ -126,6 +130,7 @@ class BatchNorm2d : public Module {
   Tensor run(const Tensor& x, bool relu);
   int64_t channels_;
   kernels::BatchNormParams params_;
+  dist::Communicator* sync_ = nullptr;
 };
 
 // Parameterless activations.

@@ -3,10 +3,11 @@
 # (a second run takes well under a second). Needs root or sudo for apt-get.
 set -euo pipefail
 
+# libopenmpi-dev and openmpi-bin: data-parallel training (mpirun; tensor/communicator.h).
 # python3-pip and python3-matplotlib are for xtcocotools, the evaluator oracle (below).
 # clang and libclang-rt-14-dev (its libFuzzer and sanitizer runtimes, only recommended by clang) build
 # the fuzz targets (scripts/fuzz.sh).
-pkgs=(cmake ninja-build g++ libeigen3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev
+pkgs=(cmake ninja-build g++ libeigen3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev libopenmpi-dev openmpi-bin
       python3-torch python3-torchvision python3-pip python3-matplotlib clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do

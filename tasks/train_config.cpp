@@ -69,6 +69,7 @@ void read_optim(pose::ConfigReader r, OptimConfig& o) {
   r.get("milestones", o.milestones);
   r.get("gamma", o.gamma);
   r.get("log_interval", o.log_interval);
+  r.get("sync_bn", o.sync_bn);
   r.finish();
   if (o.epochs < 1) r.fail_field("epochs", "must be >= 1");
   if (o.batch_size < 1) r.fail_field("batch_size", "must be >= 1");
@@ -144,6 +145,9 @@ nlohmann::json TrainConfig::to_json() const {
                 {"milestones", optim.milestones},
                 {"gamma", optim.gamma},
                 {"log_interval", optim.log_interval}};
+  // Written only when on, so that the records of runs from before the field stay as they were (a
+  // resume compares them).
+  if (optim.sync_bn) j["train"]["sync_bn"] = true;
   j["eval"] = {{"interval", eval.interval}, {"batch_size", eval.batch_size}, {"flip_test", eval.flip_test}};
   j["seed"] = seed;
   return j;

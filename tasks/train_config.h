@@ -8,7 +8,8 @@
 //                "decoding": "shift" | "dark", "heatmap_size", "kernel_sizes", "blur_kernel"},
 //     "augment": {"enabled", and every datasets/topdown AugmentConfig field by its name},
 //     "train":   {"epochs", "batch_size", "optimizer": "adam" | "adamw", "lr", "weight_decay",
-//                 "warmup_iters", "warmup_start_factor", "milestones", "gamma", "log_interval"},
+//                 "warmup_iters", "warmup_start_factor", "milestones", "gamma", "log_interval",
+//                 "sync_bn"},
 //     "eval":    {"interval", "batch_size", "flip_test"},
 //     "seed": 0
 //   }
@@ -45,7 +46,7 @@ struct DataConfig {
 
 struct OptimConfig {
   int64_t epochs = 210;
-  int64_t batch_size = 32;
+  int64_t batch_size = 32;  // the global batch: split evenly over the ranks of a data-parallel run
   std::string optimizer = "adam";  // "adam" or "adamw"
   double lr = 5e-4;
   double weight_decay = 0.0;
@@ -54,11 +55,14 @@ struct OptimConfig {
   std::vector<int64_t> milestones{170, 200};  // epochs at which the rate is multiplied by gamma
   double gamma = 0.1;
   int64_t log_interval = 50;  // iterations per progress line and metrics.jsonl loss record
+  // Data-parallel runs (mpirun): batch norm over the whole global batch (SyncBN) instead of each
+  // rank's share (MMPose's default, and ours). No effect in one process.
+  bool sync_bn = false;
 };
 
 struct EvalConfig {
   int64_t interval = 10;  // validate after every interval-th epoch and after the last (0: only the last)
-  int64_t batch_size = 32;
+  int64_t batch_size = 32;  // the global batch: split evenly over the ranks of a data-parallel run
   bool flip_test = true;
 };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +12,7 @@
 
 #include "autograd/node.h"
 #include "nn/checkpoint.h"
+#include "nn/data_parallel.h"
 #include "nn/optimizer.h"
 #include "tasks/metrics_log.h"
 #include "tasks/model_spec.h"
@@ -40,6 +43,14 @@ std::unique_ptr<nn::Optimizer> make_optimizer(const OptimConfig& o, std::vector<
   return std::make_unique<nn::Adam>(std::move(params), a);
 }
 
+// Test hook (tests/mpi_train_test.sh): with WBPOSE_TEST_KILL_RANK="R:I", rank R dies by SIGKILL once
+// it has trained global iteration I, as a rank whose machine fails would.
+void test_kill_hook(int rank, int64_t iteration) {
+  static const char* spec = std::getenv("WBPOSE_TEST_KILL_RANK");
+  long long r = -1, i = -1;
+  if (spec && std::sscanf(spec, "%lld:%lld", &r, &i) == 2 && r == rank && i == iteration) std::raise(SIGKILL);
+}
+
 bool validation_due(const EvalConfig& e, int64_t epochs_done, int64_t epochs) {
   return epochs_done == epochs || (e.interval > 0 && epochs_done % e.interval == 0);
 }
@@ -60,12 +71,18 @@ class Run {
   void plot();
   void write_profile_report();  // ends recording_, writes out_dir/profile/
   std::string file(const std::string& name) const { return (dir_ / name).string(); }
+  bool root() const { return comm_->rank() == 0; }  // writes the run folder and prints
+  bool verbose() const { return opt_.verbose && root(); }
+  // The step's loss and parts averaged over the ranks (each rank's is the mean over its share).
+  void average_over_ranks(StepLoss& s);
 
   const TrainConfig& cfg_;
   TrainingTask& task_;
   const TrainOptions& opt_;
   fs::path dir_;
-  std::unique_ptr<RunFolderLock> lock_;  // held for the whole run
+  dist::Communicator* comm_ = nullptr;
+  std::unique_ptr<RunFolderLock> lock_;  // held for the whole run (rank 0)
+  std::unique_ptr<nn::GradientReducer> reducer_;
 
   nn::Module* model_ = nullptr;
   std::unique_ptr<data::SampleSource> dataset_;
@@ -87,6 +104,9 @@ class Run {
 };
 
 void Run::prepare() {
+  comm_ = opt_.comm ? opt_.comm : &dist::self();
+  check(cfg_.optim.batch_size % comm_->size() == 0, cfg_.path, ": train.batch_size ", cfg_.optim.batch_size,
+        " does not split evenly over ", comm_->size(), " ranks (the global batch must be a multiple of the ranks)");
   gen_.seed(cfg_.seed);
   model_ = &task_.build(gen_);
   dataset_ = task_.training_data();
@@ -97,7 +117,9 @@ void Run::prepare() {
 
   model_->to(opt_.device);
   model_->train();
+  if (cfg_.optim.sync_bn) nn::use_sync_batch_norm(*model_, comm_);
   optimizer_ = make_optimizer(cfg_.optim, model_->parameters());
+  reducer_ = std::make_unique<nn::GradientReducer>(model_->parameters(), *comm_);
 
   const bool have_run = fs::exists(file("checkpoint.json"));
   if (opt_.resume) {
@@ -106,11 +128,15 @@ void Run::prepare() {
     check(!have_run, dir_.string(), ": holds a run already (checkpoint.json): pass --resume to continue it, or ",
           "choose another output folder");
   }
-  fs::create_directories(dir_);
-  lock_ = std::make_unique<RunFolderLock>(dir_);
-  // What a killed run may have left: temporaries, and the tensors of a save it did not commit.
-  remove_stale_temporaries(dir_);
-  nn::remove_stale_checkpoint_files(file("checkpoint"));
+  if (root()) {
+    fs::create_directories(dir_);
+    lock_ = std::make_unique<RunFolderLock>(dir_);
+    // What a killed run may have left: temporaries, and the tensors of a save it did not commit.
+    remove_stale_temporaries(dir_);
+    nn::remove_stale_checkpoint_files(file("checkpoint"));
+  }
+  // The other ranks read the folder only once rank 0 has cleaned it.
+  comm_->barrier();
   if (opt_.resume) {
     progress_ = nn::load_checkpoint(file("checkpoint"), *model_, *optimizer_, gen_);
     const int64_t in_epoch = progress_.iteration - progress_.epoch * iters_per_epoch_;
@@ -128,11 +154,27 @@ void Run::prepare() {
     }
   }
 
+  // Rank 0's weights for all: equal already by the shared seed or checkpoint, and so whatever a rank's
+  // machine does differently.
+  nn::broadcast_state(*model_, *comm_);
+  if (!root()) return;
   write_file_atomic(file("config.json"), task_.config_json().dump(2) + "\n");
   metrics_ = std::make_unique<MetricsLog>(file("metrics.jsonl"), opt_.resume, progress_.iteration);
   for (const auto& r : metrics_->records()) {
     if (r.value("kind", "") == "val") result_.best_ap = std::max(result_.best_ap, r.value("ap", -1.0));
   }
+}
+
+void Run::average_over_ranks(StepLoss& s) {
+  if (comm_->size() == 1) return;
+  Tensor values = Tensor::empty({static_cast<int64_t>(s.parts.size()) + 1}, DType::F64);
+  double* v = values.data<double>();
+  v[0] = s.loss;
+  for (size_t i = 0; i < s.parts.size(); ++i) v[i + 1] = s.parts[i].second;
+  comm_->all_reduce_sum(values);
+  const double inv = 1.0 / comm_->size();
+  s.loss = v[0] * inv;
+  for (size_t i = 0; i < s.parts.size(); ++i) s.parts[i].second = v[i + 1] * inv;
 }
 
 void Run::add_to_window(const StepLoss& s) {
@@ -163,8 +205,8 @@ void Run::log_window(int64_t epoch, int64_t iter_in_epoch) {
     for (const auto& [name, sum] : window_parts_) parts[name] = sum / n;
     record["loss_parts"] = parts;
   }
-  metrics_->append(record);
-  if (opt_.verbose) {
+  if (root()) metrics_->append(record);
+  if (verbose()) {
     std::string shown;
     for (const std::string& name : task_.shown_parts()) {
       if (record.contains("loss_parts") && record["loss_parts"].contains(name)) {
@@ -194,6 +236,8 @@ void Run::train_epoch(int64_t epoch) {
   lo.shuffle = true;
   lo.drop_last = true;
   lo.first_batch = progress_.iteration - epoch * iters_per_epoch_;
+  lo.shard = comm_->rank();
+  lo.shards = comm_->size();
   data::BatchLoader loader(*dataset_, lo, epoch);
   window_start_ = Clock::now();
   // Throughput counts the whole step, the wait for the loader included.
@@ -206,21 +250,27 @@ void Run::train_epoch(int64_t epoch) {
       const profile::SpanScope span("step");
       optimizer_->set_lr(schedule_.lr_at(epoch, batch->index, iters_per_epoch_));
       optimizer_->zero_grad();
+      reducer_->arm();
       s = task_.step(*batch, opt_.device, progress_.iteration);
+      reducer_->finish();
       optimizer_->step();
       if (profiled && opt_.device.is_cuda()) cuda::synchronize(opt_.device.index);
     }
+    average_over_ranks(s);
     bool finite = std::isfinite(s.loss);
     for (const auto& part : s.parts) finite = finite && std::isfinite(part.second);
     check(finite, "training diverged: the loss is ", s.loss, " at epoch ", epoch + 1, " iteration ", batch->index + 1);
     ++trained_iters_;
     ++progress_.iteration;
+    test_kill_hook(comm_->rank(), progress_.iteration);
     add_to_window(s);
     train_seconds_ += seconds_since(step_start);
     const int64_t done_in_epoch = batch->index + 1;
     const bool profile_done = profiled && trained_iters_ == opt_.profile_warmup + opt_.profile_steps;
     if (profile_done) write_profile_report();
-    const bool stopping = (opt_.stop && opt_.stop->load()) || profile_done;
+    // Every rank stops at the same iteration (a Ctrl-C reaches each at its own moment).
+    bool stopping = (opt_.stop && opt_.stop->load()) || profile_done;
+    if (comm_->size() > 1) stopping = comm_->all_reduce_max(stopping ? 1 : 0) != 0;
     if (progress_.iteration % cfg_.optim.log_interval == 0 || done_in_epoch == iters_per_epoch_ || stopping) {
       log_window(epoch, done_in_epoch);
     }
@@ -244,12 +294,16 @@ void Run::end_epoch(int64_t epoch) {
       v = task_.validate();
       model_->train();
     }
+    if (!root()) {  // rank 0 holds the gathered result
+      save(done);
+      return;
+    }
     const auto [metric, ap] = ranking_ap(v.rows);
     nlohmann::json record{{"kind", "val"},   {"epoch", done}, {"iter", progress_.iteration},
                           {"metric", metric}, {"ap", ap},      {"parts", part_table_json(v.rows)}};
     record.update(v.extra);
     metrics_->append(record);
-    if (opt_.verbose) {
+    if (verbose()) {
       std::printf("validation after epoch %lld: %s AP %.4f\n%s%s", static_cast<long long>(done), metric.c_str(), ap,
                   data::format_oks_table(v.rows).c_str(), v.note.empty() ? "" : (v.note + "\n").c_str());
       std::fflush(stdout);
@@ -265,18 +319,25 @@ void Run::end_epoch(int64_t epoch) {
 
 void Run::save(int64_t epoch_to_run) {
   progress_.epoch = epoch_to_run;
+  if (!root()) return;
   // The weights first: checkpoint.json, written last, commits a complete set (nn/checkpoint.h).
   nn::save_weights(file("latest.safetensors"), *model_);
   nn::save_checkpoint(file("checkpoint"), *model_, *optimizer_, gen_, progress_);
 }
 
-void Run::plot() { write_training_curves(file("curves.png"), metrics_->records()); }
+void Run::plot() {
+  if (root()) write_training_curves(file("curves.png"), metrics_->records());
+}
 
 void Run::write_profile_report() {
+  if (!root()) {
+    recording_.reset();
+    return;
+  }
   const ProfileReport report = ProfileReport::finish(*recording_, opt_.device);
   recording_.reset();
   const std::string text = write_profile((dir_ / "profile").string(), report);
-  if (opt_.verbose) {
+  if (verbose()) {
     std::printf("profile of %lld training steps after %lld of warm-up -> %s/profile/\n%s",
                 static_cast<long long>(report.steps()), static_cast<long long>(opt_.profile_warmup),
                 dir_.string().c_str(), text.c_str());
@@ -286,12 +347,17 @@ void Run::write_profile_report() {
 
 TrainResult Run::go() {
   prepare();
-  if (opt_.verbose) {
+  if (verbose()) {
     std::printf("training %s: %lld samples, %lld iterations/epoch of %lld, epochs %lld..%lld, on %s -> %s\n",
                 cfg_.path.c_str(), static_cast<long long>(dataset_->size()),
                 static_cast<long long>(iters_per_epoch_), static_cast<long long>(cfg_.optim.batch_size),
                 static_cast<long long>(progress_.epoch + 1), static_cast<long long>(cfg_.optim.epochs),
                 opt_.device.str().c_str(), dir_.string().c_str());
+    if (comm_->size() > 1) {
+      std::printf("data-parallel: %d ranks, %lld samples each per batch, gradient all-reduce buckets: %lld%s\n",
+                  comm_->size(), static_cast<long long>(cfg_.optim.batch_size / comm_->size()),
+                  static_cast<long long>(reducer_->num_buckets()), cfg_.optim.sync_bn ? ", SyncBN" : "");
+    }
     std::fflush(stdout);
   }
   for (int64_t epoch = progress_.epoch; epoch < cfg_.optim.epochs; ++epoch) {
@@ -301,6 +367,8 @@ TrainResult Run::go() {
   }
   // The run ended before the profiled steps did: what was recorded is still written.
   if (recording_) write_profile_report();
+  // train() returns on every rank once rank 0's files are complete.
+  comm_->barrier();
   result_.epochs_completed = progress_.epoch;
   result_.iterations = progress_.iteration;
   if (train_seconds_ > 0) {

@@ -49,6 +49,7 @@
 #include "datasets/oks_eval.h"
 #include "nn/module.h"
 #include "tasks/train_config.h"
+#include "tensor/communicator.h"
 #include "tensor/device.h"
 #include "tensor/generator.h"
 
@@ -56,7 +57,9 @@ namespace wb::tasks {
 
 // The part table of one validation (oks_eval.h's rows: "body", ..., "wholebody").
 using EvalRows = std::vector<std::pair<std::string, data::OksStats>>;
-// Runs the model (already in evaluation mode, gradients off) on the validation set.
+// Runs the model (already in evaluation mode, gradients off) on the validation set. In a
+// data-parallel run every rank calls it; rank 0's rows are the result (tasks/validation.h splits
+// the images over the ranks and gathers the poses there; the other ranks may return none).
 using EvalFn = std::function<EvalRows(nn::Module& model)>;
 
 struct TrainOptions {
@@ -71,6 +74,11 @@ struct TrainOptions {
   // checkpoint saved, so it can resume) and writes out_dir/profile/ (tasks/profile_report.h).
   int64_t profile_steps = 0;
   int64_t profile_warmup = 2;
+  // The data-parallel job (tensor/communicator.h; wbpose-train passes dist::world()); null: one
+  // process. Each rank trains on its share of every global batch, gradients are averaged over the
+  // ranks (nn/data_parallel.h), rank 0 alone writes the run folder, and validation is split by image
+  // and gathered. Every rank reads the folder on --resume, which may use another number of ranks.
+  dist::Communicator* comm = nullptr;
 };
 
 struct TrainResult {

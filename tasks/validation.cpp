@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,9 +25,13 @@ struct Validator::Data {
   EvalConfig eval;
   double box_padding = 1.25;
   Device device;
+  dist::Communicator* comm = nullptr;
+  std::vector<size_t> image_of;                  // per instance: its image's index in first-appearance order
+  std::vector<data::PersonInstance> my_share;    // a data-parallel rank's instances
 };
 
-Validator::Validator(const DataConfig& d, const EvalConfig& eval, double box_padding, Device device) {
+Validator::Validator(const DataConfig& d, const EvalConfig& eval, double box_padding, Device device,
+                     dist::Communicator* comm) {
   const fs::path root(d.root);
   const std::string ann = (root / d.val_annotations).string();
   check(fs::is_regular_file(ann), ann, ": no validation annotations here (data root \"", d.root,
@@ -52,6 +57,17 @@ Validator::Validator(const DataConfig& d, const EvalConfig& eval, double box_pad
   v->eval = eval;
   v->box_padding = box_padding;
   v->device = device;
+  if (comm && comm->size() > 1) {
+    v->comm = comm;
+    size_t image = 0;
+    for (size_t i = 0; i < v->instances.size(); ++i) {
+      if (i > 0 && v->instances[i].image_id != v->instances[i - 1].image_id) ++image;
+      v->image_of.push_back(image);
+      if (static_cast<int>(image % static_cast<size_t>(comm->size())) == comm->rank()) {
+        v->my_share.push_back(v->instances[i]);
+      }
+    }
+  }
   data_ = std::move(v);
 }
 
@@ -61,11 +77,28 @@ EvalRows Validator::operator()(nn::Module& model, const PoseFamily& family, cons
   p.device = v.device;
   p.batch_size = static_cast<int>(v.eval.batch_size);
   p.box_padding = v.box_padding;
-  return evaluate(model, p, v.gt, v.instances, v.parts);
+  if (!v.comm) return evaluate(model, p, v.gt, v.instances, v.parts);
+  // Rescoring and NMS are per image, so each rank's share is final; rank 0 puts the poses back in
+  // the one-process order (images in first appearance, each image's poses as predict() left them).
+  const std::string mine = data::keypoint_results_json(predict(model, p, v.my_share));
+  const std::vector<std::string> all = v.comm->gather(mine, 0);
+  if (v.comm->rank() != 0) return {};
+  std::map<int64_t, size_t> image_index;
+  for (size_t i = 0; i < v.instances.size(); ++i) image_index.emplace(v.instances[i].image_id, v.image_of[i]);
+  std::vector<data::KeypointResult> results;
+  for (size_t r = 0; r < all.size(); ++r) {
+    for (auto& k : data::parse_keypoint_results(all[r], "validation results of rank " + std::to_string(r))) {
+      results.push_back(std::move(k));
+    }
+  }
+  std::stable_sort(results.begin(), results.end(), [&](const data::KeypointResult& a, const data::KeypointResult& b) {
+    return image_index.at(a.image_id) < image_index.at(b.image_id);
+  });
+  return data::evaluate_wholebody(v.gt, results, v.parts);
 }
 
-EvalFn make_validation(const TrainConfig& c, Device device) {
-  const Validator validator(c.data, c.eval, c.topdown.box_padding, device);
+EvalFn make_validation(const TrainConfig& c, Device device, dist::Communicator* comm) {
+  const Validator validator(c.data, c.eval, c.topdown.box_padding, device, comm);
   const pose::HeatmapCodec codec = c.topdown.codec;
   const PoseFamily* family = c.family;
   return [validator, family, codec](nn::Module& model) { return validator(model, *family, codec); };

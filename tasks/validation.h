@@ -16,9 +16,12 @@ namespace wb::tasks {
 // reported before a run starts) and how to predict on it (`eval`'s batch size and flip test).
 class Validator {
  public:
-  Validator(const DataConfig& data, const EvalConfig& eval, double box_padding, Device device);
+  // With a data-parallel `comm`, each rank predicts the images i with i % ranks == rank and rank 0
+  // scores the gathered poses (in the one-process order, so the table is the same).
+  Validator(const DataConfig& data, const EvalConfig& eval, double box_padding, Device device,
+            dist::Communicator* comm = nullptr);
   // The part table (all six passes for COCO-WholeBody, "body" for COCO) of `model` of `family`, whose
-  // crops are cut and decoded by `codec`.
+  // crops are cut and decoded by `codec`; on ranks other than 0 of a data-parallel run, empty.
   EvalRows operator()(nn::Module& model, const PoseFamily& family, const pose::HeatmapCodec& codec) const;
 
  private:
@@ -27,6 +30,6 @@ class Validator {
 };
 
 // A Validator of the config's data, predicting with the config's family and codec.
-EvalFn make_validation(const TrainConfig& config, Device device);
+EvalFn make_validation(const TrainConfig& config, Device device, dist::Communicator* comm = nullptr);
 
 }  // namespace wb::tasks
