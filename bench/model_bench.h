@@ -1,5 +1,6 @@
-// wbpose-bench model: a whole model from its config, ours next to the PyTorch reference model
-// (tests/reference/models_ref.py, same architecture and parameter names) in the same run.
+// wbpose-bench model: a whole model from its config, ours next to the PyTorch reference model in the
+// same run (bench/torch_model_bench.py: MMPose's own MSPN and ViPNAS; HRNet and SimpleBaseline from
+// bench/torch_ref_models.py, same architecture and parameter names, which needs no MMPose).
 #pragma once
 #include <string>
 

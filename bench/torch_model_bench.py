@@ -2,13 +2,14 @@
 strictly: its parameter names are ours), timed on the same passes and batch sizes.
 
 - mspn, vipnas_resnet, vipnas_mbv3: the real MMPose 1.3.2 TopdownPoseEstimator (tests/reference/
-  gen_mspn.py, gen_vipnas.py build it from our JSON config). Eval: extract_feat + the head's tensor
-  path, no decoding. Training: MMPose's own step, head.loss(extract_feat(x), data_samples) summed and
-  back-propagated, on zero targets of our codec's shapes (MSPN: its Megvii levels) and unit weights.
-  head.loss also computes MMPose's PCK accuracy (numpy, on the last output), as in MMPose training.
-- hrnet, simplebaseline: tests/reference/models_ref.py (our PyTorch reference, whose names and
-  outputs equal MMPose's), its MSE loss.
-- any other family (zoomnet): no reference; exits with status 2 and a one-line reason.
+  mmpose_ref.build: gen_mspn.py, gen_vipnas.py build it from our JSON config). Eval: extract_feat +
+  the head's tensor path, no decoding. Training: MMPose's own step, head.loss(extract_feat(x),
+  data_samples) summed and back-propagated, on zero targets of our codec's shapes (MSPN: its Megvii
+  levels) and unit weights. head.loss also computes MMPose's PCK accuracy (numpy, on the last
+  output), as in MMPose training.
+- hrnet, simplebaseline: bench/torch_ref_models.py, plain PyTorch with MMPose's names, trained with
+  its MSE loss; it needs no MMPose, which the GPU machine of scripts/gpu-check.sh lacks.
+- any other family (zoomnet): no reference; exits non-zero with a one-line reason.
 
 MSPN eval: our MSPN::forward computes only the last stage's finest head (all MMPose's predict keeps);
 MMPose's MSPNHead.forward computes all num_stages * num_units heads and its predict takes [-1].
@@ -25,7 +26,8 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
-import models_ref  # noqa: E402
+import mmpose_ref  # noqa: E402
+import torch_ref_models  # noqa: E402
 from st import load as load_safetensors  # noqa: E402
 
 MMPOSE_FAMILIES = ("mspn", "vipnas_resnet", "vipnas_mbv3")
@@ -33,11 +35,11 @@ REF_FAMILIES = ("hrnet", "simplebaseline")
 
 
 class RefModel:
-    """models_ref's model: forward and training step as before MMPose was used here."""
+    """torch_ref_models' model: forward and its MSE training step."""
 
     def __init__(self, cfg):
-        self.cfg = models_ref.complete_config(cfg)
-        self.module = models_ref.build(self.cfg)
+        self.cfg = torch_ref_models.complete_config(cfg)
+        self.module = torch_ref_models.build(self.cfg)
         h, w = self.cfg["input_size"]
         self.heatmap_shape = (self.cfg["num_keypoints"], h // 4, w // 4)
 
@@ -60,12 +62,7 @@ class MMPoseModel:
         self.cfg = cfg
         self.mspn = cfg["type"] == "mspn"
         self.mspn_heads = mspn_heads
-        if self.mspn:
-            import gen_mspn
-            self.module = gen_mspn.build_mmpose(cfg)
-        else:
-            import gen_vipnas
-            self.module = gen_vipnas.build(cfg)
+        self.module = mmpose_ref.build(cfg)
 
     def forward(self, x):
         feats = self.module.extract_feat(x)
@@ -85,6 +82,7 @@ class MMPoseModel:
             targets = torch.zeros(batch, levels, k, *hw, device=x.device)  # every level at out_shape, as MMPose's
             samples = gen_mspn.samples(targets, torch.ones(batch, levels, k, device=x.device))
         else:
+            from model_parity import heatmap_samples
             samples = heatmap_samples(torch.zeros((batch,) + tuple(out.shape[1:]), device=x.device),
                                       torch.ones(batch, k, device=x.device))
 
@@ -93,20 +91,6 @@ class MMPoseModel:
             losses = m.head.loss(m.extract_feat(x), samples)
             sum(losses[name] for name in losses if name.startswith("loss")).backward()
         return step
-
-
-def heatmap_samples(targets, weights):
-    """PoseDataSamples as MMPose packs single-level heatmap targets: gt_fields.heatmaps [K, h, w],
-    gt_instance_labels.keypoint_weights [1, K]."""
-    from mmengine.structures import InstanceData, PixelData
-    from mmpose.structures import PoseDataSample
-    out = []
-    for n in range(targets.shape[0]):
-        d = PoseDataSample()
-        d.gt_fields = PixelData(heatmaps=targets[n])
-        d.gt_instance_labels = InstanceData(keypoint_weights=weights[n][None])
-        out.append(d)
-    return out
 
 
 def main():
@@ -127,7 +111,7 @@ def main():
     family = cfg.get("type", "hrnet")
     if family not in MMPOSE_FAMILIES + REF_FAMILIES:
         sys.exit("torch_model_bench.py: no PyTorch reference for model family '%s' (%s): MMPose has no such model "
-                 "and tests/reference/models_ref.py builds only %s" % (family, a.config, ", ".join(REF_FAMILIES)))
+                 "and bench/torch_ref_models.py builds only %s" % (family, a.config, ", ".join(REF_FAMILIES)))
     if family == "mspn" and cfg.get("res_top_channels", 64) != 64:
         sys.exit("torch_model_bench.py: %s has res_top_channels %d; MMPose's MSPN builds a working network only "
                  "with 64 (its ResNetTop ignores the setting, pose/models/mspn.h)" % (a.config, cfg["res_top_channels"]))

@@ -4,11 +4,16 @@ state_dict() (MMPose 1.x names), so that it loads strictly:
 
   convert_checkpoint.py IN.pth OUT.safetensors [--format auto|mmpose1|mmpose0|official]
 
-Formats (auto-detected from the names):
+Formats (auto-detected from the names), for HRNet (V1 and V2 head), SimpleBaseline, MSPN and
+ViPNAS (Res50 and MobileNetV3):
   mmpose1   MMPose 1.x: backbone.*, head.* (kept as they are).
   mmpose0   MMPose 0.x: backbone.*, keypoint_head.* -> head.*; a head whose final_layer is a
             Sequential of [conv, BN, ReLU]*n + conv (HRNetV2's num_conv_layers) becomes 1.x's
-            head.conv_layers.* + head.final_layer.*.
+            head.conv_layers.* + head.final_layer.*. Nothing else differs: 0.x's backbones are
+            the modules 1.x has (HRNet, ResNet, MSPN, ViPNAS_ResNet, ViPNAS_MobileNetV3), and its
+            TopdownHeatmapMSMUHead (MSPN: predict_layers.<i>.conv_layers.<j>.{conv,bn}) and
+            ViPNASHeatmapSimpleHead (deconv_layers.*, final_layer.*) name their layers as 1.x's
+            MSPNHead and ViPNASHead do (MMPose's 0.x branch, version 0.29.0).
   official  leoxiaobin/deep-high-resolution-net.pytorch: unprefixed backbone names -> backbone.*,
             final_layer.* -> head.final_layer.*.
 A 'state_dict' entry of a training checkpoint is unwrapped and DataParallel's 'module.' prefix
@@ -57,6 +62,8 @@ def rename(state, fmt):
     if fmt == "mmpose1":
         out = dict(state)
     elif fmt == "mmpose0":
+        # Only the head's prefix and the Sequential final_layer of 0.x's HRNetV2 head differ from
+        # 1.x (see the docstring): MSPN's and ViPNAS' 0.x checkpoints need nothing else.
         seq = _sequential_final_layer(state, "keypoint_head.")
         last = seq[-1] if seq else None
         for k, v in state.items():

@@ -3,8 +3,11 @@
 scripts/install-mmpose.sh puts MMPose and its pure-Python needs into .pydeps/mmpose (never over
 Debian's packages); this module puts that folder on sys.path, stubs the compiled mmcv.ops that
 mmcv-lite lacks (only MMPose's transformer heads import it), and builds models from MMPose's own
-config files, which ship inside the wheel (mmpose/.mim/configs/...).
+config files, which ship inside the wheel (mmpose/.mim/configs/...). build() gives MMPose's model
+for one of our JSON model configs; each family's gen_*.py says how its fields map onto MMPose's.
 """
+import contextlib
+import importlib
 import os
 import pathlib
 import sys
@@ -58,8 +61,9 @@ def config_path(relative):
 
 
 def load_config(relative, **model_overrides):
-    """MMPose's config with cfg.model.<key> replaced by the dicts given (merged one level deep),
-    pretrained-weight init removed (nothing may be downloaded here)."""
+    """MMPose's config with the dicts given merged into cfg.model.<key> (key by key at every depth,
+    mmengine's ConfigDict.update; anything else replaces the entry), pretrained-weight init removed
+    (nothing may be downloaded here)."""
     import_mmpose()
     from mmengine.config import Config
     cfg = Config.fromfile(str(config_path(relative)))
@@ -80,3 +84,44 @@ def init_model(cfg):
     from mmpose.utils import register_all_modules
     register_all_modules()
     return mm_init_model(cfg, None, device="cpu")
+
+
+# The gen_*.py script whose build(cfg) maps our JSON config of each "type" onto MMPose's model.
+BUILDERS = {"hrnet": "gen_hrnet", "simplebaseline": "gen_simplebaseline", "mspn": "gen_mspn",
+            "vipnas_resnet": "gen_vipnas", "vipnas_mbv3": "gen_vipnas"}
+
+
+def build(cfg):
+    """MMPose's TopdownPoseEstimator for our JSON model config `cfg` (configs/*.json), by its type."""
+    family = cfg.get("type")
+    if family not in BUILDERS:
+        raise KeyError("MMPose has no model for our type '%s' (it has %s)" % (family, ", ".join(sorted(BUILDERS))))
+    return importlib.import_module(BUILDERS[family]).build(cfg)
+
+
+@contextlib.contextmanager
+def no_init():
+    """Layers keep torch.empty's memory: building a 120M-parameter model costs no arithmetic."""
+    import torch.nn as nn
+    saved = [(c, c.reset_parameters) for c in (nn.modules.conv._ConvNd, nn.modules.batchnorm._NormBase)]
+    for c, _ in saved:
+        c.reset_parameters = lambda self: None
+    try:
+        yield
+    finally:
+        for c, f in saved:
+            c.reset_parameters = f
+
+
+@contextlib.contextmanager
+def one_thread():
+    """PyTorch on one thread: the reference models' convolutions are so small that handing them to
+    a second thread costs more than the work, and far more on a busy two-core machine, where that
+    thread waits for a core (HRNet's references: 4 s on one thread, 24 s on two, beside a build)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -1,16 +1,15 @@
-"""PyTorch reference models with MMPose 1.x parameter names: HRNet (V1 heatmap head or the HRNetV2
-representation head) and SimpleBaseline (ResNet + 3-deconv head).
+"""Plain PyTorch HRNet (V1 heatmap head or the HRNetV2 representation head) and SimpleBaseline
+(ResNet + 3-deconv head) with MMPose 1.x's parameter names, for bench/torch_model_bench.py only.
 
-Written from the official HRNet code and MMPose 1.x's HRNet, ResNet and HeatmapHead, so that
-state_dict() names and shapes equal MMPose's (backbone.stage2.0.fuse_layers.0.1.0.weight,
-head.deconv_layers.1.running_mean, head.final_layer.weight, ...) and equal ours.
+The GPU machine that runs scripts/gpu-check.sh has PyTorch but not MMPose (.pydeps/mmpose, 189 MB,
+does not travel), and its HRNet benchmark needs a PyTorch side; this module needs nothing but
+torch. It is not an oracle: the tests compare ours with MMPose's own models
+(tests/reference/gen_hrnet.py, gen_simplebaseline.py). The benchmark loads our weights into it
+strictly, which checks its names and shapes on every run.
 
 Models are built from the same JSON dictionaries as the C++ configs (configs/*.json); a missing key
 takes the default below, an unknown key is an error, as in pose/models/.
 """
-import copy
-import json
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -268,111 +267,3 @@ class TopDownModel(nn.Module):
 
 def build(cfg):
     return TopDownModel(cfg)
-
-
-def load_config(path):
-    with open(path) as f:
-        return json.load(f)
-
-
-def randomize(model, generator):
-    """Weights that keep activations of order one through a deep network: He-scaled normal convs,
-    BN affine and running statistics away from their identity values (so eval mode is tested)."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                fan_in = m.weight[0].numel() if isinstance(m, nn.Conv2d) else m.weight.shape[0] * m.weight[0, 0].numel()
-                m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
-                if m.bias is not None:
-                    m.bias.copy_(torch.randn(m.bias.shape, generator=generator) * 0.1)
-            elif isinstance(m, nn.BatchNorm2d):
-                c = m.num_features
-                m.weight.copy_(torch.rand(c, generator=generator) * 0.5 + 0.5)
-                m.bias.copy_(torch.randn(c, generator=generator) * 0.1)
-                m.running_mean.copy_(torch.randn(c, generator=generator) * 0.1)
-                m.running_var.copy_(torch.rand(c, generator=generator) + 0.5)
-
-
-def weighted_mse(pred, target, weight):
-    """MMPose 1.x KeypointMSELoss(use_target_weight=True): mean of w_nk * (pred - target)^2."""
-    return ((pred - target) ** 2 * weight[:, :, None, None]).mean()
-
-
-RELU_MARGIN = 3e-6
-
-
-def relu_margin(model, x):
-    """The smallest |input| of any ReLU in model(x) (every ReLU of these models goes through F.relu)."""
-    smallest = [float("inf")]
-    relu = F.relu
-
-    def watched(t, *args, **kwargs):
-        smallest[0] = min(smallest[0], t.detach().abs().min().item())
-        return relu(t, *args, **kwargs)
-
-    F.relu = watched
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        F.relu = relu
-    return smallest[0]
-
-
-def parity_case(cfg, batch, seed):
-    """Tensors for a C++ parity test of the model `cfg`, keyed as in the returned dict:
-    - the state_dict (f32, MMPose names), so the file loads as a checkpoint;
-    - input [N,3,H,W], target [N,K,h,w], target_weight [N,K];
-    - output: eval-mode heatmaps; train_output, loss: training-mode forward and weighted MSE;
-    - grad.<param>: d loss / d param; after.<buffer>: running statistics after that training step;
-    - eval_loss, eval_grad.<param>: the same loss and gradients with BN in eval mode (the running
-      statistics as constants), where f32 rounding is not amplified through the batch statistics.
-    The draw is screened as described below.
-    The oracle runs in f64 from the f32 weights, so a comparison measures only the f32 error of the
-    implementation under test.
-    """
-    # The weights and input are redrawn until no ReLU input of the f64 eval-mode forward lies
-    # within RELU_MARGIN of zero: f32 rounding (up to about 1e-6 on these activations of order one)
-    # could put such a value on the other side and change that pixel's gradient path outright, a
-    # flip that moves every gradient upstream of it by up to percents and would swamp the rounding
-    # error that the f32 eval-mode gradient test measures. Typical draws have some ReLU input within
-    # 1e-6 of zero; about one in three has none within 3e-6. (Training mode is not screened: its
-    # f32 check stays loose, see tests/test_models.cpp.)
-    for attempt in range(200):
-        g = torch.Generator().manual_seed(seed + 1000 * attempt)
-        model = build(cfg)
-        randomize(model, g)
-        h, w = model.cfg["input_size"]
-        x = torch.randn(batch, 3, h, w, generator=g).float()
-        if relu_margin(copy.deepcopy(model).double().eval(), x.double()) >= RELU_MARGIN:
-            break
-    else:
-        raise RuntimeError("no draw with a ReLU margin of %g in 200 attempts" % RELU_MARGIN)
-    # Floating tensors as f32, integer ones (num_batches_tracked) as they are: a strict load checks dtypes.
-    state = {k: v.detach().clone().float() if v.is_floating_point() else v.detach().clone()
-             for k, v in model.state_dict().items()}
-    model = model.double()
-    model.eval()
-    with torch.no_grad():
-        out_eval = model(x.double())
-    k = model.cfg["num_keypoints"]
-    target = torch.rand(out_eval.shape, generator=g)
-    weight = (torch.rand(batch, k, generator=g) > 0.2).double() * torch.rand(batch, k, generator=g).double()
-    params = dict(model.named_parameters())
-    eval_loss = weighted_mse(model(x.double()), target.double(), weight)
-    eval_grads = torch.autograd.grad(eval_loss, list(params.values()))
-    model.train()
-    out_train = model(x.double())
-    loss = weighted_mse(out_train, target.double(), weight)
-    grads = torch.autograd.grad(loss, list(params.values()))
-    t = dict(state)
-    t.update({"input": x, "target": target.float(), "target_weight": weight.float(),
-              "output": out_eval.float(), "train_output": out_train.detach().float(), "loss": loss.detach().float(),
-              "eval_loss": eval_loss.detach().float()})
-    for name, gr, ge in zip(params, grads, eval_grads):
-        t["grad." + name] = gr.float()
-        t["eval_grad." + name] = ge.float()
-    for name, buf in model.named_buffers():
-        if buf.dtype.is_floating_point:
-            t["after." + name] = buf.float()
-    return t
