@@ -2,7 +2,7 @@
 //   train-supernet: the supernet of a search space around a base ZoomNet, trained by the sandwich
 //                   rule into a run folder (tasks/supernet_train.h; the folder as wbpose-train's).
 //                   Ctrl-C finishes the current iteration, saves a checkpoint and exits 0; --resume
-//                   continues it exactly.
+//                   continues it exactly. Under mpirun it trains data-parallel, as wbpose-train.
 //   search:         sub-networks of a trained supernet proposed by a controller (random: the
 //                   paper's; evolution: ours) under an overall FLOPs budget (--min-budget: and above
 //                   a floor), each exported, BN-recalibrated and validated (tasks/subnet_eval.h),
@@ -22,6 +22,7 @@
 #include "tasks/search_run.h"
 #include "tasks/subnet_eval.h"
 #include "tasks/supernet_train.h"
+#include "tensor/communicator.h"
 #include "tensor/error.h"
 
 namespace {
@@ -46,7 +47,10 @@ int train_supernet(TrainArgs& a) {
   options.device = tasks::device_from_flag(a.device);
   options.resume = a.resume;
   options.stop = tasks::stop_on_sigint();
+  // Under mpirun, data-parallel as wbpose-train (tasks/trainer.h); rank 0 writes and prints.
+  options.comm = &dist::world();
   const tasks::TrainResult r = tasks::train_supernet(config, options);
+  if (options.comm->rank() != 0) return 0;
   if (r.stopped) {
     std::printf("stopped at epoch %lld, iteration %lld: checkpoint saved in %s (continue with --resume)\n",
                 static_cast<long long>(r.epochs_completed + 1), static_cast<long long>(r.iterations), out_dir.c_str());
@@ -68,6 +72,8 @@ struct SearchArgs {
 int search(SearchArgs& a) {
   using namespace wb;
   namespace fs = std::filesystem;
+  check(dist::world().size() == 1, "search: the candidate evaluations do not run data-parallel yet; run `wbpose-search ",
+        "search` in one process (train-supernet does run under mpirun)");
   const std::string config_path = (fs::path(a.supernet) / "config.json").string();
   check(fs::is_regular_file(config_path), config_path, ": no supernet run here (--supernet names the folder that ",
         "wbpose-search train-supernet wrote)");
@@ -153,7 +159,7 @@ int main(int argc, char** argv) {
     if (srch->parsed()) return search(sa);
   } catch (const std::exception& e) {
     std::cerr << "wbpose-search: " << tasks::one_line(e.what()) << "\n";
-    return 1;
+    return dist::abort_job(1);  // the other ranks may wait for this one in a collective
   }
   return 0;
 }

@@ -14,6 +14,7 @@
 #include "tasks/trainer.h"
 #include "tasks/validation.h"
 #include "tensor/communicator.h"
+#include "tensor/cuda_runtime.h"
 
 int main(int argc, char** argv) {
   using namespace wb;
@@ -62,6 +63,10 @@ int main(int argc, char** argv) {
     options.profile_steps = profile_steps;
     options.profile_warmup = profile_warmup;
     options.comm = &dist::world();
+    // Several ranks on one machine take one GPU each, unless --device names one.
+    if (options.device.is_cuda() && options.comm->size() > 1 && device_name.find(':') == std::string::npos) {
+      options.device = Device::cuda(options.comm->local_rank() % cuda::device_count());
+    }
 
     const tasks::EvalFn validate = tasks::make_validation(config, options.device, options.comm);
     const tasks::TrainResult r = tasks::train(config, options, validate);

@@ -1,6 +1,7 @@
 #include "nn/data_parallel.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "autograd/engine.h"
 #include "kernels/elementwise.h"
@@ -75,8 +76,15 @@ void GradientReducer::launch(Bucket& b) {
   b.counts = comm_.all_reduce_sum_async(b.had_grad);
 }
 
+double GradientReducer::take_wait_seconds() {
+  const double s = wait_seconds_;
+  wait_seconds_ = 0;
+  return s;
+}
+
 void GradientReducer::finish() {
   if (comm_.size() == 1) return;
+  const auto start = std::chrono::steady_clock::now();
   autograd::set_grad_ready_hook({});
   armed_ = false;
   while (next_launch_ < buckets_.size()) launch(buckets_[next_launch_++]);
@@ -92,6 +100,7 @@ void GradientReducer::finish() {
     }
     b.flat = Tensor();
   }
+  wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 void use_sync_batch_norm(Module& model, dist::Communicator* comm) {

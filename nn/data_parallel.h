@@ -37,6 +37,9 @@ class GradientReducer {
   void finish();
 
   int64_t num_buckets() const { return static_cast<int64_t>(buckets_.size()); }
+  // Seconds finish() has spent since the last call starting and waiting for all-reduces: the
+  // communication that backward did not hide.
+  double take_wait_seconds();
 
  private:
   struct Bucket {
@@ -57,6 +60,7 @@ class GradientReducer {
   std::vector<std::pair<const void*, size_t>> bucket_of_;  // parameter identity -> bucket, sorted
   size_t next_launch_ = 0;
   bool armed_ = false;
+  double wait_seconds_ = 0;
 };
 
 // Sets every BatchNorm2d of `model` to use `comm`'s whole batch in training mode (SyncBN), or its

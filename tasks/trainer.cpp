@@ -97,6 +97,7 @@ class Run {
   double window_loss_ = 0;
   std::vector<std::pair<std::string, double>> window_parts_;  // summed, in the task's order
   int64_t window_iters_ = 0;
+  double window_comm_ = 0;  // seconds waiting for gradient all-reduces (data-parallel runs)
   Clock::time_point window_start_;
   std::optional<profile::Recording> recording_;  // while TrainOptions::profile_steps are recorded
   double train_seconds_ = 0;   // this call's time in training steps, for the throughput
@@ -205,6 +206,8 @@ void Run::log_window(int64_t epoch, int64_t iter_in_epoch) {
     for (const auto& [name, sum] : window_parts_) parts[name] = sum / n;
     record["loss_parts"] = parts;
   }
+  const bool parallel = comm_->size() > 1;
+  if (parallel) record["comm_wait_ms"] = window_comm_ / n * 1e3;
   if (root()) metrics_->append(record);
   if (verbose()) {
     std::string shown;
@@ -216,6 +219,11 @@ void Run::log_window(int64_t epoch, int64_t iter_in_epoch) {
       }
     }
     const int64_t left = cfg_.optim.epochs * iters_per_epoch_ - progress_.iteration;
+    if (parallel) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "  comm %.1f ms", window_comm_ / n * 1e3);
+      shown += buf;
+    }
     std::printf("epoch %lld/%lld  iter %lld/%lld  loss %.6f%s  lr %.2e  %.2f it/s  %.1f images/s  ETA %s\n",
                 static_cast<long long>(epoch + 1), static_cast<long long>(cfg_.optim.epochs),
                 static_cast<long long>(iter_in_epoch), static_cast<long long>(iters_per_epoch_), loss, shown.c_str(),
@@ -225,6 +233,7 @@ void Run::log_window(int64_t epoch, int64_t iter_in_epoch) {
   window_loss_ = 0;
   window_parts_.clear();
   window_iters_ = 0;
+  window_comm_ = 0;
   window_start_ = Clock::now();
 }
 
@@ -253,6 +262,7 @@ void Run::train_epoch(int64_t epoch) {
       reducer_->arm();
       s = task_.step(*batch, opt_.device, progress_.iteration);
       reducer_->finish();
+      window_comm_ += reducer_->take_wait_seconds();
       optimizer_->step();
       if (profiled && opt_.device.is_cuda()) cuda::synchronize(opt_.device.index);
     }

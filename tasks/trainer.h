@@ -19,7 +19,9 @@
 //   metrics.jsonl                   one JSON object per line (epoch counts from 1, iter is the global
 //                                   iteration): {"kind": "train", epoch, iter, lr, loss,
 //                                   it_per_s, images_per_s} per log window (a task with loss parts
-//                                   adds loss_parts: ZoomNet {body, face, hand}), {"kind": "val",
+//                                   adds loss_parts: ZoomNet {body, face, hand}; a data-parallel run
+//                                   comm_wait_ms, the mean time per step spent finishing the gradient
+//                                   all-reduces after backward), {"kind": "val",
 //                                   epoch, iter, metric, ap, parts: {part: {AP, AP50, ...}}} per
 //                                   validation (plus the task's own fields)
 //   curves.png                      loss and AP curves (tasks/plot.h)

@@ -7,6 +7,7 @@
 #include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
 #include "tensor/nccl.h"
+#include "tensor/profile.h"
 
 #if WBPOSE_WITH_MPI
 #include <mpi.h>
@@ -31,6 +32,7 @@ class SingleProcess : public Communicator {
  public:
   int rank() const override { return 0; }
   int size() const override { return 1; }
+  int local_rank() const override { return 0; }
   // The same checks as a job of many, so that a one-process run finds what N processes would.
   void all_reduce_sum(Tensor& t) override { check_reducible(t, "all_reduce_sum"); }
   std::unique_ptr<Pending> all_reduce_sum_async(Tensor& t) override {
@@ -61,10 +63,16 @@ constexpr int64_t kMaxCount = int64_t{1} << 30;
 
 class MpiPending : public Pending {
  public:
+  // `target`: the tensor being reduced; `staged`: its host copy when it lives on a GPU.
   MpiPending(std::vector<MPI_Request> requests, Tensor staged, Tensor target)
       : requests_(std::move(requests)), staged_(std::move(staged)), target_(std::move(target)) {}
   void wait() override {
     if (requests_.empty()) return;
+    // What a profile shows of communication: the time a rank waits for its all-reduces to finish.
+    const Tensor& t = staged_.defined() ? staged_ : target_;
+    const profile::OpScope prof("all_reduce_wait", {&t}, [&] {
+      return profile::Cost{0, static_cast<double>(t.numel() * static_cast<int64_t>(dtype_size(t.dtype()))), 0};
+    });
     mpi_check(MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE), "Waitall");
     requests_.clear();
     if (staged_.defined()) target_.copy_(staged_);  // a CUDA tensor reduced through the host
@@ -86,6 +94,10 @@ class MpiCommunicator : public Communicator {
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
+    MPI_Comm node;
+    mpi_check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "Comm_split_type");
+    MPI_Comm_rank(node, &local_rank_);
+    MPI_Comm_free(&node);
   }
   ~MpiCommunicator() override {
     nccl::destroy(nccl_);
@@ -96,6 +108,7 @@ class MpiCommunicator : public Communicator {
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
+  int local_rank() const override { return local_rank_; }
 
   void all_reduce_sum(Tensor& t) override { all_reduce_sum_async(t)->wait(); }
 
@@ -119,7 +132,7 @@ class MpiCommunicator : public Communicator {
                 "Iallreduce");
       requests.push_back(r);
     }
-    return std::make_unique<MpiPending>(std::move(requests), staged, staged.defined() ? t : Tensor());
+    return std::make_unique<MpiPending>(std::move(requests), staged, t);
   }
 
   int64_t all_reduce_max(int64_t value) override {
@@ -189,7 +202,7 @@ class MpiCommunicator : public Communicator {
   }
 
   MPI_Comm comm_ = MPI_COMM_NULL;
-  int rank_ = 0, size_ = 1;
+  int rank_ = 0, size_ = 1, local_rank_ = 0;
   void* nccl_ = nullptr;
   int nccl_device_ = -1;
 };

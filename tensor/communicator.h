@@ -32,6 +32,8 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
+  // This rank's index among the ranks on its machine (which GPU it takes).
+  virtual int local_rank() const = 0;
   // Element-wise sum over the ranks, in place, on every rank: a contiguous f32 or f64 tensor of the
   // same shape on every rank, on the CPU or a CUDA device.
   virtual void all_reduce_sum(Tensor& t) = 0;

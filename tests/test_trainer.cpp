@@ -236,6 +236,7 @@ namespace {
 // PoseFamily::training_data) and keeps its determinism for it.
 class MirrorSamples : public data::SampleSource {
  public:
+  explicit MirrorSamples(std::atomic<int64_t>& made) : made_(made) {}
   int64_t size() const override { return 10; }
   data::Batch allocate(int64_t rows) const override {
     data::Batch b;
@@ -250,9 +251,11 @@ class MirrorSamples : public data::SampleSource {
     for (int i = 0; i < 72; ++i) x[i] = static_cast<float>(gen.uniform(-1, 1));
     for (int i = 0; i < 72; ++i) y[i] = x[i - i % 6 + 5 - i % 6];
     batch.meta[static_cast<size_t>(row)].image_id = index;
-    ++made;
+    ++made_;
   }
-  mutable std::atomic<int64_t> made{0};
+
+ private:
+  std::atomic<int64_t>& made_;  // the task's count: the loop destroys the source when it returns
 };
 
 class MirrorTask : public tasks::TrainingTask {
@@ -265,11 +268,7 @@ class MirrorTask : public tasks::TrainingTask {
     conv_->reset_parameters(gen);
     return *conv_;
   }
-  std::unique_ptr<data::SampleSource> training_data() const override {
-    auto s = std::make_unique<MirrorSamples>();
-    source = s.get();
-    return s;
-  }
+  std::unique_ptr<data::SampleSource> training_data() const override { return std::make_unique<MirrorSamples>(made); }
   tasks::StepLoss step(const data::Batch& batch, Device device, int64_t) override {
     CHECK(batch.images.size(1) == 2);
     const Tensor loss = ops::heatmap_mse_loss((*conv_)(batch.images.to(device)), batch.heatmaps.to(device));
@@ -279,7 +278,7 @@ class MirrorTask : public tasks::TrainingTask {
   bool validates() const override { return false; }
   tasks::Validation validate() override { return {}; }
   nlohmann::json config_json() const override { return cfg_.to_json(); }
-  mutable const MirrorSamples* source = nullptr;
+  mutable std::atomic<int64_t> made{0};  // samples the loop had made
 
  private:
   const tasks::TrainConfig& cfg_;
@@ -295,7 +294,7 @@ TEST_CASE("trainer: a task's own sample source (not top-down crops) is what the 
   MirrorTask straight(c);
   const tasks::TrainResult r = tasks::train(c, straight, quiet(dir.path / "a"));
   CHECK(r.iterations == 3 * 2);  // 10 samples, batches of 4, the partial one dropped
-  CHECK(straight.source->made == 3 * 8);
+  CHECK(straight.made == 3 * 8);
   CHECK(std::isfinite(r.last_loss));
 
   tasks::TrainConfig one = c;
