@@ -46,14 +46,19 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
 
 namespace {
 
-// x's per-channel sums over (N, H, W), summed over the ranks: C doubles on the host.
-std::vector<double> channel_sums(const Tensor& x, dist::Communicator& comm) {
+// x's per-channel sums over (N, H, W), summed over the ranks: C doubles on the host, then, with
+// `count`, the number of values per channel summed over the ranks (one all-reduce for both).
+std::vector<double> channel_sums(const Tensor& x, dist::Communicator& comm, bool count = false) {
   Shape per_channel(static_cast<size_t>(x.dim()), 1);
   per_channel[1] = x.size(1);
-  Tensor s = k::sum_to(x, per_channel).reshape({x.size(1)}).to(DType::F64).contiguous();
+  Tensor s = k::sum_to(x, per_channel).reshape({x.size(1)}).to(DType::F64).to(Device::cpu());
+  if (count) {
+    Tensor n = Tensor::full({1}, static_cast<double>(x.numel() / x.size(1)), DType::F64);
+    s = k::concat({s, n}, 0);
+  }
+  s = s.contiguous();
   comm.all_reduce_sum(s);
-  const Tensor host = s.to(Device::cpu());
-  return {host.data<double>(), host.data<double>() + x.size(1)};
+  return {s.data<double>(), s.data<double>() + s.numel()};
 }
 
 // C host values as [1, C, 1, ...] in x's dtype on x's device, to broadcast against x.
@@ -76,13 +81,11 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                        Tensor& running_var, const k::BatchNormParams& p, dist::Communicator& comm) {
   check(x.dim() >= 2, "sync_batch_norm: x ", x.str(), " has no channel dimension");
   const int64_t c = x.size(1);
-  // Values per channel in the whole batch: every rank's count, summed.
-  Tensor count = Tensor::empty({1}, DType::F64);
-  count.data<double>()[0] = static_cast<double>(x.numel() / c);
-  comm.all_reduce_sum(count);
-  const double m = count.data<double>()[0];
+  // The channel sums and the values per channel in the whole batch.
+  std::vector<double> mean = channel_sums(x, comm, /*count=*/true);
+  const double m = mean.back();
+  mean.pop_back();
   check(m > 1, "sync_batch_norm: ", m, " values per channel in the whole batch: the variance needs two");
-  std::vector<double> mean = channel_sums(x, comm);
   for (double& v : mean) v /= m;
   const Tensor mean_x = per_channel(mean, x);
   const Tensor centred = k::sub(x, mean_x);
