@@ -17,7 +17,7 @@ import torch.nn.functional as F
 HRNET_DEFAULTS = {
     "type": "hrnet", "num_keypoints": 17, "input_size": [256, 192], "width": 32, "stem_channels": 64,
     "stage1_blocks": 4, "stage1_channels": 64, "num_modules": [1, 4, 3], "num_blocks": [4, 4, 4],
-    "head": "heatmap",
+    "head": "heatmap", "upsample": "nearest",
 }
 SIMPLEBASELINE_DEFAULTS = {
     "type": "simplebaseline", "num_keypoints": 17, "input_size": [256, 192], "depth": 50,
@@ -93,7 +93,7 @@ def make_layer(block, cin, planes, blocks, stride=1):
 
 
 class HRModule(nn.Module):
-    def __init__(self, channels, num_blocks, multiscale_output):
+    def __init__(self, channels, num_blocks, multiscale_output, upsample):
         super().__init__()
         n = len(channels)
         self.branches = nn.ModuleList(make_layer(BasicBlock, c, c, num_blocks) for c in channels)
@@ -102,8 +102,10 @@ class HRModule(nn.Module):
             row = nn.ModuleList()
             for j in range(n):
                 if j > i:
-                    row.append(nn.Sequential(conv1x1(channels[j], channels[i]), nn.BatchNorm2d(channels[i]),
-                                             nn.Upsample(scale_factor=2 ** (j - i), mode="nearest")))
+                    # "bilinear" is align_corners=False, as MMPose's HRNetV2 configs set it.
+                    up = nn.Upsample(scale_factor=2 ** (j - i), mode=upsample,
+                                     align_corners=False if upsample == "bilinear" else None)
+                    row.append(nn.Sequential(conv1x1(channels[j], channels[i]), nn.BatchNorm2d(channels[i]), up))
                 elif j == i:
                     row.append(None)
                 else:
@@ -161,7 +163,8 @@ class HRNet(nn.Module):
             modules = []
             for m in range(cfg["num_modules"][s]):
                 last = s == 2 and m == cfg["num_modules"][s] - 1
-                modules.append(HRModule(cur, cfg["num_blocks"][s], multiscale_output=multiscale_last or not last))
+                modules.append(HRModule(cur, cfg["num_blocks"][s], multiscale_output=multiscale_last or not last,
+                                        upsample=cfg["upsample"]))
             setattr(self, "stage%d" % (s + 2), nn.Sequential(*modules))
             pre = cur
 

@@ -17,6 +17,9 @@ void check_sub_hrnet(const pose::HRNetConfig& a, const pose::HRNetConfig& s, con
   };
   check(a.stem == s.stem && a.head == s.head && a.num_keypoints == s.num_keypoints, "sub-network: fields \"", prefix,
         "stem\", \"", prefix, "head\" and \"", prefix, "num_keypoints\" must equal the supernet's");
+  // The walker runs the supernet's fuse layers, whose upsampling is fixed at construction.
+  check(a.upsample == s.upsample, "sub-network: field \"", prefix, "upsample\" is \"", a.upsample,
+        "\", the supernet's fuse layers upsample \"", s.upsample, "\"");
   le("stem_channels", a.stem_channels, s.stem_channels);
   le("stage1_blocks", a.stage1_blocks, s.stage1_blocks);
   le("stage1_channels", a.stage1_channels, s.stage1_channels);

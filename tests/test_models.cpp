@@ -38,6 +38,13 @@ TEST_CASE("model configs: defaults, every shipped config, and errors naming the 
   CHECK(d.width == 32);
   CHECK(d.num_modules == std::array<int64_t, 3>{1, 4, 3});
   CHECK(d.branch_channels(4) == std::vector<int64_t>{32, 64, 128, 256});
+  // "upsample": nearest by default and then left out of the JSON, so configs recorded before the
+  // field existed stay byte-identical; bilinear is read and written back.
+  CHECK(d.upsample == "nearest");
+  CHECK(!pose::to_json(d).contains("upsample"));
+  const pose::HRNetConfig bilinear = pose::hrnet_config_from_json({{"upsample", "bilinear"}}, "test");
+  CHECK(pose::to_json(bilinear).at("upsample") == "bilinear");
+  CHECK(pose::hrnet_config_from_json(pose::to_json(bilinear), "test").upsample == "bilinear");
 
   for (const auto& entry : std::filesystem::directory_iterator(std::string(WBPOSE_SOURCE_DIR) + "/configs")) {
     if (entry.path().extension() != ".json") continue;
@@ -61,6 +68,10 @@ TEST_CASE("model configs: defaults, every shipped config, and errors naming the 
   CHECK(error_of({{"type", "hrnet"}, {"num_modules", {1, 4}}}).find("field \"num_modules\": expected 3") !=
         std::string::npos);
   CHECK(error_of({{"type", "hrnet"}, {"head", "v3"}}).find("field \"head\"") != std::string::npos);
+  CHECK(error_of({{"type", "hrnet"}, {"upsample", "bicubic"}}) ==
+        "cfg.json: field \"upsample\" must be \"nearest\" or \"bilinear\", got \"bicubic\"");
+  CHECK(error_of({{"type", "hrnet"}, {"upsample", true}}).find("field \"upsample\": expected a string") !=
+        std::string::npos);
   CHECK(error_of({{"type", "simplebaseline"}, {"depth", 42}}).find("field \"depth\"") != std::string::npos);
   CHECK(error_of({{"type", "resnext"}}).find("unknown model \"resnext\"") != std::string::npos);
   CHECK(error_of({{"width", 32}}).find("field \"type\"") != std::string::npos);

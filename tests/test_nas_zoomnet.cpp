@@ -271,6 +271,8 @@ TEST_CASE("nas zoomnet: check_fits names the field") {
         std::string::npos);
   CHECK(error_for([](pose::ZoomNetConfig& c) { c.face_head.net.num_modules[1] = 3; })
             .find("\"face_head.num_modules\"") != std::string::npos);
+  CHECK(error_for([](pose::ZoomNetConfig& c) { c.hand_head.net.upsample = "bilinear"; })
+            .find("\"hand_head.upsample\"") != std::string::npos);
   // run and export check too; wrong crop sizes are named.
   pose::ZoomNetConfig bad = super.largest();
   bad.body.stage1_blocks = 3;

@@ -82,6 +82,15 @@ TEST_CASE("zoomnet config: the paper's defaults, shipped configs, errors naming 
   CHECK(d.body.num_keypoints == 38);
   CHECK(d.face_head.net.num_keypoints == 68);
   CHECK(d.hand_head.net.num_keypoints == 21);
+  // The paper does not say how its heads' fuse layers upsample: ours take HRNet's default (nearest),
+  // and each head, like the body, reads HRNet's "upsample" field (docs/zoomnet.md).
+  CHECK(d.body.upsample == "nearest");
+  CHECK(d.face_head.net.upsample == "nearest");
+  CHECK(d.hand_head.net.upsample == "nearest");
+  const pose::ZoomNetConfig bilinear =
+      pose::zoomnet_config_from_json({{"type", "zoomnet"}, {"face_head", {{"upsample", "bilinear"}}}}, "test");
+  CHECK(bilinear.face_head.net.upsample == "bilinear");
+  CHECK(bilinear.hand_head.net.upsample == "nearest");
   CHECK_NOTHROW(pose::build_zoomnet_from_file(config_path("zoomnet_small.json")));
 
   auto error_of = [](json j) {
@@ -104,6 +113,8 @@ TEST_CASE("zoomnet config: the paper's defaults, shipped configs, errors naming 
   CHECK(error_of({{"body", {{"num_keypoints", 133}}}}).find("\"body.num_keypoints\" must be 38") != std::string::npos);
   CHECK(error_of({{"min_roi_side", 2}}).find("\"min_roi_side\"") != std::string::npos);
   CHECK(error_of({{"body", 3}}).find("field \"body\": expected an object") != std::string::npos);
+  CHECK(error_of({{"hand_head", {{"upsample", "linear"}}}}).find("field \"upsample\" must be \"nearest\" or") !=
+        std::string::npos);
   CHECK_THROWS_WITH_AS(pose::build_model(json{{"type", "zoomnet"}}, "z.json"),
                        doctest::Contains("not a single top-down model"), Error);
 }

@@ -9,13 +9,14 @@
 
 namespace wb::pose {
 
-Tensor NearestUpsample::forward(const Tensor& x) {
+Tensor Upsample::forward(const Tensor& x) {
   check(x.dim() == 4, "Upsample: expected [N, C, H, W], got ", x.str());
   kernels::ResizeParams p;
   p.out_h = x.size(2) * scale_;
   p.out_w = x.size(3) * scale_;
-  p.scale_h = p.scale_w = static_cast<double>(scale_);
-  return ops::upsample_nearest(x, p);
+  p.scale_h = p.scale_w = static_cast<double>(scale_);  // as nn.Upsample passes its scale_factor on
+  p.align_corners = false;
+  return mode_ == Mode::Bilinear ? ops::resize_bilinear(x, p) : ops::upsample_nearest(x, p);
 }
 
 std::shared_ptr<nn::Conv2d> make_conv(int64_t cin, int64_t cout, int64_t kernel, int64_t stride, int64_t groups) {

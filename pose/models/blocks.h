@@ -29,15 +29,18 @@ class ModuleList : public nn::Module {
   std::vector<std::shared_ptr<nn::Module>> entries_;
 };
 
-// torch.nn.Upsample(scale_factor=s, mode="nearest") for an integer s.
-class NearestUpsample : public nn::Module {
+// torch.nn.Upsample(scale_factor=s) for an integer s, mode "nearest" or "bilinear" (the latter
+// with align_corners=False, the only setting HRNet's users ask for: MMPose's HRNetV2 configs).
+class Upsample : public nn::Module {
  public:
-  explicit NearestUpsample(int64_t scale) : scale_(scale) {}
+  enum class Mode { Nearest, Bilinear };
+  explicit Upsample(int64_t scale, Mode mode = Mode::Nearest) : scale_(scale), mode_(mode) {}
   std::string type_name() const override { return "Upsample"; }
   Tensor forward(const Tensor& x) override;
 
  private:
   int64_t scale_;
+  Mode mode_;
 };
 
 // conv (no bias, padding k/2) with the given stride.

@@ -58,6 +58,8 @@ void HRNetConfig::validate(const std::string& where) const {
   }
   check(head == "heatmap" || head == "v2", where, ": field \"head\" must be \"heatmap\" or \"v2\", got \"", head,
         "\"");
+  check(upsample == "nearest" || upsample == "bilinear", where,
+        ": field \"upsample\" must be \"nearest\" or \"bilinear\", got \"", upsample, "\"");
 }
 
 HRNetConfig hrnet_config_from_json(const nlohmann::json& j, const std::string& where) {
@@ -75,6 +77,7 @@ HRNetConfig hrnet_config_from_json(const nlohmann::json& j, const std::string& w
   r.get("num_modules", c.num_modules);
   r.get("num_blocks", c.num_blocks);
   r.get("head", c.head);
+  r.get("upsample", c.upsample);
   r.get("stem", c.stem);
   r.get("branch_widths", c.branch_widths);
   r.get("stage1_groups", c.stage1_groups);
@@ -90,7 +93,9 @@ nlohmann::json to_json(const HRNetConfig& c) {
           {"stem_channels", c.stem_channels}, {"stage1_blocks", c.stage1_blocks},
           {"stage1_channels", c.stage1_channels}, {"num_modules", c.num_modules},
           {"num_blocks", c.num_blocks}, {"head", c.head}, {"stem", c.stem}};
-  // The NAS fields only where they differ from the plain HRNet, so plain configs read as before.
+  // The NAS fields and the upsampling only where they differ from the plain HRNet, so plain
+  // configs (and the records that hold them) read and print as before.
+  if (c.upsample != "nearest") j["upsample"] = c.upsample;
   if (!c.branch_widths.empty()) j["branch_widths"] = c.branch_widths;
   if (c.stage1_groups != 1) j["stage1_groups"] = c.stage1_groups;
   if (c.branch_groups != std::array<int64_t, 4>{1, 1, 1, 1}) j["branch_groups"] = c.branch_groups;
@@ -132,7 +137,7 @@ std::shared_ptr<ModuleList> make_transition(const std::vector<int64_t>& pre, con
 }  // namespace
 
 HRModule::HRModule(const std::vector<int64_t>& channels, int64_t num_blocks, bool multiscale_output,
-                   const std::vector<int64_t>& groups)
+                   const std::vector<int64_t>& groups, Upsample::Mode upsample)
     : channels_(channels) {
   const size_t n = channels.size();
   branches = register_module("branches", std::make_shared<ModuleList>());
@@ -146,7 +151,7 @@ HRModule::HRModule(const std::vector<int64_t>& channels, int64_t num_blocks, boo
     for (size_t j = 0; j < n; ++j) {
       if (j > i) {
         auto up = conv_bn(channels[j], channels[i], 1, 1, false);
-        up->push_back(std::make_shared<NearestUpsample>(int64_t{1} << (j - i)));
+        up->push_back(std::make_shared<Upsample>(int64_t{1} << (j - i), upsample));
         row->push_back(up);
       } else if (j == i) {
         row->push_back<nn::Module>(nullptr);
@@ -193,6 +198,7 @@ HRNet::HRNet(const HRNetConfig& cfg) : cfg_(cfg) {
   layer1 = register_module("layer1", make_res_layer(BlockKind::Bottleneck, cfg.stem_channels, cfg.stage1_channels,
                                                     cfg.stage1_blocks, 1, cfg.stage1_groups));
   std::vector<int64_t> pre{cfg.stage1_channels * expansion(BlockKind::Bottleneck)};
+  const Upsample::Mode upsample = cfg.upsample == "bilinear" ? Upsample::Mode::Bilinear : Upsample::Mode::Nearest;
   for (int s = 0; s < 3; ++s) {
     const std::vector<int64_t> cur = cfg.branch_channels(s + 2);
     transitions[s] = register_module("transition" + std::to_string(s + 1), make_transition(pre, cur));
@@ -202,7 +208,7 @@ HRNet::HRNet(const HRNetConfig& cfg) : cfg_(cfg) {
       const bool last = s == 2 && m == cfg.num_modules[s] - 1;
       stages[s]->push_back(std::make_shared<HRModule>(
           cur, cfg.num_blocks[s], cfg.v2() || !last,
-          std::vector<int64_t>(cfg.branch_groups.begin(), cfg.branch_groups.begin() + s + 2)));
+          std::vector<int64_t>(cfg.branch_groups.begin(), cfg.branch_groups.begin() + s + 2), upsample));
     }
     pre = cur;
   }

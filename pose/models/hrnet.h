@@ -1,7 +1,7 @@
 // HRNet (Wang et al., TPAMI; spec/hrnet-mspn-vipnas-openpose.md §3) as the official code and
 // MMPose 1.x build it: stem (two 3x3 s2 convs), layer1 of Bottlenecks, transitions, stages 2-4 of
-// HRModules, each module = branches of BasicBlocks + fuse layers (j > i: 1x1 conv + BN + nearest
-// upsampling; j < i: chain of 3x3 s2 convs; sum, ReLU). Branch widths C, 2C, 4C, 8C.
+// HRModules, each module = branches of BasicBlocks + fuse layers (j > i: 1x1 conv + BN + upsampling,
+// nearest or bilinear per config; j < i: chain of 3x3 s2 convs; sum, ReLU). Branch widths C, 2C, 4C, 8C.
 // Without the stem (stem = false: ZoomNet's FaceHead and HandHead, spec/zoomnas.md §2.1) the
 // network starts at layer1 on a [N, stem_channels, H, W] feature map and keeps its resolution.
 // Parameter names equal MMPose's (backbone.stage2.0.fuse_layers.0.1.0.weight, ...).
@@ -31,6 +31,10 @@ struct HRNetConfig {
   std::array<int64_t, 3> num_modules{1, 4, 3};
   std::array<int64_t, 3> num_blocks{4, 4, 4};  // BasicBlocks per branch in stages 2, 3, 4
   std::string head = "heatmap";                 // "heatmap" or "v2"
+  // The fuse layers' upsampling: "nearest" (MMPose's default, the official code, every HRNetV1
+  // config) or "bilinear" (align_corners false: what all of MMPose's HRNetV2 face and hand configs
+  // set, so their checkpoints need it). Independent of the V2 head's own bilinear concat.
+  std::string upsample = "nearest";
   bool stem = true;  // false: no conv1/conv2, the input is a stem_channels-wide feature map
   // NAS sub-networks (spec/zoomnas.md Table 2, docs/nas.md): one width per branch, shared by
   // stages 2-4 (empty: C * 2^b), and the groups of the 3x3 convs in the blocks (stage 1's
@@ -47,7 +51,7 @@ struct HRNetConfig {
   // Channels of feature stage 0-4's highest-resolution output (what HRNet::forward_branches taps).
   int64_t feature_channels(int stage) const;
   bool v2() const { return head == "v2"; }
-  // Positive sizes, a known head; errors name the field.
+  // Positive sizes, a known head and upsampling mode; errors name the field.
   void validate(const std::string& where) const;
 };
 
@@ -59,7 +63,8 @@ class HRModule : public nn::Module {
  public:
   // One branch per entry of `channels`; with multiscale_output false only the top output is fused.
   HRModule(const std::vector<int64_t>& channels, int64_t num_blocks, bool multiscale_output,
-           const std::vector<int64_t>& groups = {});  // groups per branch (empty: dense)
+           const std::vector<int64_t>& groups = {},  // groups per branch (empty: dense)
+           Upsample::Mode upsample = Upsample::Mode::Nearest);
   std::string type_name() const override { return "HRModule"; }
   std::vector<Tensor> forward_branches(const std::vector<Tensor>& xs);
 

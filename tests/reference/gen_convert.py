@@ -44,7 +44,7 @@ HRNET = {"type": "hrnet", "num_keypoints": 17, "input_size": [64, 64], "width": 
          "stage1_blocks": 1, "stage1_channels": 8, "num_modules": [1, 1, 1], "num_blocks": [1, 1, 1]}
 CASES = {
     "hrnet": HRNET,
-    "hrnet_v2": dict(HRNET, head="v2", num_keypoints=6),
+    "hrnet_v2": dict(HRNET, head="v2", num_keypoints=6, upsample="bilinear"),  # as MMPose ships HRNetV2
     "simplebaseline": {"type": "simplebaseline", "num_keypoints": 5, "input_size": [96, 64], "depth": 50,
                        "stem_channels": 8, "base_channels": 4, "deconv_channels": [8, 8, 8]},
     "mspn": gen_mspn.SMALL,

@@ -6,7 +6,9 @@ one of our JSON configs (pose/models/hrnet.h) put in.
 - hrnet_v2_small (V2: stage 4 keeps every branch, MMPose's FeatureMapProcessor(concat=True) resizes
   them bilinearly to the top one and concatenates, and a HeatmapHead with one 1x1 conv + BN + ReLU
   before its final layer), from MMPose's HRNetV2 face config
-  td-hm_hrnetv2-w18_8xb32-60e_coco-wholebody-face-256x256.py.
+  td-hm_hrnetv2-w18_8xb32-60e_coco-wholebody-face-256x256.py with its fuse layers' upsampling as
+  shipped: bilinear, align_corners=False (all 18 of MMPose's HRNetV2 configs, face and hand, set
+  the backbone's upsample=dict(mode='bilinear', align_corners=False); our "upsample": "bilinear").
 Reduced width and depth and a 96x64 input (HRNet's fuse layers need sides divisible by 32; H != W
 catches swapped axes), so that the C++ forward and backward run in about a second on two cores; the
 structure (stem, Bottleneck layer1, three transitions, multi-module stages with up- and multi-step
@@ -14,10 +16,10 @@ downsampling fuse layers, single-output last module or the V2 concat head) is th
 models. MMPose's HRNet stem is 64 channels wide whatever the config says, so the small models keep
 that width.
 
-MMPose's HRNetV2 configs (all 18, face and hand) set the backbone's upsample=dict(mode='bilinear',
-align_corners=False): their fuse layers upsample bilinearly. Ours, like MMPose's default, the
-official pose code and every HRNetV1 config, upsample nearest; the V2 reference is built with
-MMPose's default put back, so that it compares the V2 head, not that setting.
+Our "upsample" field becomes the backbone's extra.upsample whatever MMPose's config says: "bilinear"
+as the HRNetV2 configs ship it, "nearest" (our default, MMPose's default and every HRNetV1 config's)
+even over an HRNetV2 config, so that the model built is always the one our JSON describes. The
+nearest fuse layers are compared by hrnet_small.
 
 model_names.safetensors: for every configs/*.json of type hrnet or simplebaseline, metadata[file
 name] = MMPose's state_dict as JSON {name: shape}; for the configs that MMPose ships, the model of
@@ -45,13 +47,13 @@ for _w, _batch in (("w32", "8xb64"), ("w48", "8xb32")):
 # Our defaults (pose/models/hrnet.h) for the fields MMPose's HRNet can express.
 DEFAULTS = {"type": "hrnet", "num_keypoints": 17, "input_size": [256, 192], "width": 32, "stem_channels": 64,
             "stage1_blocks": 4, "stage1_channels": 64, "num_modules": [1, 4, 3], "num_blocks": [4, 4, 4],
-            "head": "heatmap"}
+            "head": "heatmap", "upsample": "nearest"}
 
 SMALL = {"type": "hrnet", "num_keypoints": 17, "input_size": [96, 64], "width": 8, "stem_channels": 64,
          "stage1_blocks": 2, "stage1_channels": 16, "num_modules": [1, 2, 1], "num_blocks": [2, 1, 2]}
 CASES = {
     "hrnet_small": SMALL,
-    "hrnet_v2_small": dict(SMALL, head="v2", num_keypoints=5),
+    "hrnet_v2_small": dict(SMALL, head="v2", num_keypoints=5, upsample="bilinear"),
 }
 
 
@@ -70,10 +72,13 @@ def overrides(cfg):
         extra["stage%d" % n] = dict(num_modules=c["num_modules"][s], num_branches=n, block="BASIC",
                                     num_blocks=(c["num_blocks"][s],) * n,
                                     num_channels=tuple(c["width"] << b for b in range(n)))
+    if c["upsample"] not in ("nearest", "bilinear"):
+        raise ValueError("unknown HRNet upsample mode '%s'" % c["upsample"])
+    # torch's nearest mode takes no align_corners (None); bilinear is align_corners=False, as MMPose ships it.
+    extra["upsample"] = dict(mode=c["upsample"], align_corners=False if c["upsample"] == "bilinear" else None)
     backbone = dict(type="HRNet", in_channels=3, extra=extra)
     if c["head"] == "v2":
         extra["stage4"]["multiscale_output"] = True
-        extra["upsample"] = dict(mode="nearest", align_corners=None)  # see the docstring
         concat = 15 * c["width"]
         head = dict(in_channels=concat, out_channels=c["num_keypoints"], deconv_out_channels=None,
                     conv_out_channels=(concat,), conv_kernel_sizes=(1,))
