@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   CLI::App app{"wbpose-train: train a top-down heatmap model from a training config (configs/train_*.json)"};
   std::string config_path, data_dir, out_dir, device_name = "cpu";
   bool resume = false;
-  int64_t seed = -1, epochs = 0, profile_steps = 0, profile_warmup = 2;
+  int64_t seed = -1, epochs = 0, eval_interval = -1, profile_steps = 0, profile_warmup = 2;
   app.add_option("--config", config_path, "training config (configs/train_*.json)")->required();
   app.add_option("--data", data_dir, "dataset folder (overrides the config's data.root)");
   app.add_option("--out", out_dir, "run folder (default: runs/<config name>)");
@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   app.add_option("--epochs", epochs, "number of epochs (overrides the config's train.epochs)")
       ->check(CLI::Range(1, 1000000));
+  app.add_option("--eval-interval", eval_interval,
+                 "validate after every N-th epoch and after the last; 0: only after the last (overrides the "
+                 "config's eval.interval)")
+      ->check(CLI::Range(0, 1000000));
   app.add_option("--profile", profile_steps,
                  "profile N training steps op by op, then stop: <out>/profile/ holds profile.txt, profile.json, "
                  "trace.json (Perfetto, chrome://tracing) and roofline.png")
@@ -53,6 +57,7 @@ int main(int argc, char** argv) {
     if (!data_dir.empty()) config.data.root = data_dir;
     if (seed >= 0) config.seed = static_cast<uint64_t>(seed);
     if (epochs > 0) config.optim.epochs = epochs;
+    if (eval_interval >= 0) config.eval.interval = eval_interval;
     if (out_dir.empty()) out_dir = "runs/" + std::filesystem::path(config_path).stem().string();
 
     tasks::TrainOptions options;

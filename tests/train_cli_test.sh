@@ -60,8 +60,10 @@ grep -q '^done' "$tmp/resume.log" || { fail "--resume did not finish"; cat "$tmp
 # hook WBPOSE_TEST_HOLD_CHECKPOINT stops the save there and waits): --resume continues from the
 # previous save and ends with the weights of a run never killed. While the first process holds the
 # folder, a second trainer on it is refused.
-"$train" --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/straight" --epochs 2 >/dev/null 2>&1 ||
-  fail "the uninterrupted run failed"
+# (--eval-interval 1 over the config's 0: a validation after each epoch, which changes no weight.)
+"$train" --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/straight" --epochs 2 --eval-interval 1 \
+  >/dev/null 2>&1 || fail "the uninterrupted run failed"
+[ "$(grep -c '"kind":"val"' "$tmp/straight/metrics.jsonl")" -eq 2 ] || fail "--eval-interval 1: not 2 validations"
 "$train" --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/killed" --epochs 1 >/dev/null 2>&1 ||
   fail "the first epoch of the killed run failed"
 WBPOSE_TEST_HOLD_CHECKPOINT="$tmp/held" "$train" --config "$tmp/tiny.json" --data "$tmp/data" --out "$tmp/killed" \
