@@ -99,10 +99,7 @@ def load_converter():
 
 
 def generate(out):
-    try:
-        mmpose_ref.import_mmpose()
-    except mmpose_ref.MissingMMPose as e:
-        print("*** SKIPPED the checkpoint conversion references: %s ***" % e)
+    if not mmpose_ref.available("checkpoint conversion references"):
         return
     converter = load_converter()
     ran_program = False

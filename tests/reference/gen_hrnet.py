@@ -96,10 +96,7 @@ def build(cfg):
 
 
 def generate(out):
-    try:
-        mmpose_ref.import_mmpose()
-    except mmpose_ref.MissingMMPose as e:
-        print("*** SKIPPED the HRNet references: %s ***" % e)
+    if not mmpose_ref.available("HRNet references"):
         return
     with mmpose_ref.one_thread():
         for seed, (name, cfg) in enumerate(sorted(CASES.items())):
@@ -121,12 +118,6 @@ def generate_names(out):
             # Configs that differ only in input size (MMPose's too: only their codecs differ) share a model.
             key = json.dumps({k: v for k, v in cfg.items() if k != "input_size"}, sort_keys=True)
             if key not in cache:
-                model = build_ours(cfg)
-                if path.name in shipped:
-                    theirs = mmpose_ref.init_model(mmpose_ref.load_config(shipped[path.name]))
-                    if repr(theirs) != repr(model):
-                        raise AssertionError("%s does not describe MMPose's %s" % (path, shipped[path.name]))
-                    model = theirs
-                cache[key] = json.dumps({k: list(v.shape) for k, v in model.state_dict().items()})
+                cache[key] = mmpose_ref.state_shapes(build_ours(cfg), path, shipped)
             meta[path.name] = cache[key]
     save({}, out + "/model_names.safetensors", metadata=meta)

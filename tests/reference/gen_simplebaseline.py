@@ -48,10 +48,7 @@ def build(cfg):
 
 
 def generate(out):
-    try:
-        mmpose_ref.import_mmpose()
-    except mmpose_ref.MissingMMPose as e:
-        print("*** SKIPPED the SimpleBaseline references: %s ***" % e)
+    if not mmpose_ref.available("SimpleBaseline references"):
         return
     with mmpose_ref.one_thread():
         for seed, (name, cfg) in enumerate(sorted(CASES.items())):

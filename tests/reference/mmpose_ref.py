@@ -8,6 +8,7 @@ for one of our JSON model configs; each family's gen_*.py says how its fields ma
 """
 import contextlib
 import importlib
+import json
 import os
 import pathlib
 import sys
@@ -97,6 +98,30 @@ def build(cfg):
     if family not in BUILDERS:
         raise KeyError("MMPose has no model for our type '%s' (it has %s)" % (family, ", ".join(sorted(BUILDERS))))
     return importlib.import_module(BUILDERS[family]).build(cfg)
+
+
+def available(what):
+    """Whether MMPose imports; if not, says loudly that `what` is skipped (the C++ tests then find no
+    reference: skipped outside CI, failed under CI=true)."""
+    try:
+        import_mmpose()
+    except MissingMMPose as e:
+        print("*** SKIPPED the %s: %s ***" % (what, e))
+        return False
+    return True
+
+
+def state_shapes(ours, config_path, shipped):
+    """{name: shape} of the model our config `config_path` builds (`ours`), as JSON, for the names
+    tests. When MMPose ships that model (`shipped`: our config file name -> MMPose's config), its own
+    build must print the same as ours, and its state_dict is the one recorded."""
+    model = ours
+    if config_path.name in shipped:
+        theirs = init_model(load_config(shipped[config_path.name]))
+        if repr(theirs) != repr(ours):
+            raise AssertionError("%s does not describe MMPose's %s" % (config_path, shipped[config_path.name]))
+        model = theirs
+    return json.dumps({k: list(v.shape) for k, v in model.state_dict().items()})
 
 
 @contextlib.contextmanager
