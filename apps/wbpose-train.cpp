@@ -51,7 +51,6 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  const bool root = !dist::launched_by_mpi() || dist::world().rank() == 0;
   try {
     tasks::TrainConfig config = tasks::read_train_config(config_path);
     if (!data_dir.empty()) config.data.root = data_dir;
@@ -75,7 +74,7 @@ int main(int argc, char** argv) {
 
     const tasks::EvalFn validate = tasks::make_validation(config, options.device, options.comm);
     const tasks::TrainResult r = tasks::train(config, options, validate);
-    if (!root) return 0;
+    if (options.comm->rank() != 0) return 0;  // rank 0 reports
     if (r.stopped) {
       std::printf("stopped at epoch %lld, iteration %lld: checkpoint saved in %s (continue with --resume)\n",
                   static_cast<long long>(r.epochs_completed + 1), static_cast<long long>(r.iterations),

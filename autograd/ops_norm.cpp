@@ -1,6 +1,5 @@
 #include "autograd/ops_norm.h"
 
-#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -53,8 +52,7 @@ std::vector<double> channel_sums(const Tensor& x, dist::Communicator& comm, bool
   per_channel[1] = x.size(1);
   Tensor s = k::sum_to(x, per_channel).reshape({x.size(1)}).to(DType::F64).to(Device::cpu());
   if (count) {
-    Tensor n = Tensor::full({1}, static_cast<double>(x.numel() / x.size(1)), DType::F64);
-    s = k::concat({s, n}, 0);
+    s = k::concat({s, Tensor::full({1}, static_cast<double>(x.numel() / x.size(1)), DType::F64)}, 0);
   }
   s = s.contiguous();
   comm.all_reduce_sum(s);
@@ -63,11 +61,9 @@ std::vector<double> channel_sums(const Tensor& x, dist::Communicator& comm, bool
 
 // C host values as [1, C, 1, ...] in x's dtype on x's device, to broadcast against x.
 Tensor per_channel(const std::vector<double>& v, const Tensor& x) {
-  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())}, DType::F64);
-  std::copy(v.begin(), v.end(), t.data<double>());
   Shape s(static_cast<size_t>(x.dim()), 1);
   s[1] = x.size(1);
-  return t.to(x.dtype()).to(x.device()).reshape(s);
+  return Tensor::from_vector(v, s, x.dtype(), x.device());
 }
 
 std::vector<double> host_values(const Tensor& t) {
@@ -106,7 +102,7 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   if (needs_grad({&x, &gamma, &beta})) {
     record("sync_batch_norm", {x, gamma, beta}, {&y},
            [x = x.detach(), y = p.relu ? y.detach() : Tensor(), gamma = gamma.detach(), mean_x, mean_c, var_c, var,
-            m, p, &comm](const Grads& g) -> Grads {
+            c, m, p, &comm](const Grads& g) -> Grads {
              // With mean and variance held constant: dx = gamma * invstd * g, and this rank's sums
              // dbeta = sum g, dgamma = sum g * xhat (g: dy masked by the fused ReLU).
              k::BatchNormGrads r = k::batch_norm_eval_backward(g[0], x, y, gamma, mean_c, var_c, p);
@@ -115,12 +111,11 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
              comm.all_reduce_sum(sums);
              const std::vector<double> s = host_values(sums), gm = host_values(gamma);
              // dx -= gamma * invstd * (sum_g / M + xhat * sum_gx / M), xhat = (x - mean) * invstd
-             const int64_t ch = x.size(1);
-             std::vector<double> a(static_cast<size_t>(ch)), b(static_cast<size_t>(ch));
-             for (int64_t i = 0; i < ch; ++i) {
+             std::vector<double> a(static_cast<size_t>(c)), b(static_cast<size_t>(c));
+             for (int64_t i = 0; i < c; ++i) {
                const double invstd = 1.0 / std::sqrt(var[i] + p.eps);
                a[i] = gm[i] * invstd * s[i] / m;
-               b[i] = gm[i] * invstd * invstd * s[ch + i] / m;
+               b[i] = gm[i] * invstd * invstd * s[c + i] / m;
              }
              const Tensor correction = k::add(per_channel(a, x), k::mul(per_channel(b, x), k::sub(x, mean_x)));
              return {k::sub(r.dx, correction), r.dgamma, r.dbeta};

@@ -63,14 +63,21 @@ void GradientReducer::on_ready(const Tensor& leaf) {
 }
 
 void GradientReducer::launch(Bucket& b) {
-  const Tensor& first = params_[b.params.front()];
-  b.flat = Tensor::zeros({b.numel}, first.dtype(), first.device());
-  b.had_grad = Tensor::zeros({static_cast<int64_t>(b.params.size())}, DType::F64);
+  if (!b.flat.defined()) {  // the buffers live as long as the reducer: no allocation per step
+    const Tensor& first = params_[b.params.front()];
+    b.flat = Tensor::empty({b.numel}, first.dtype(), first.device());
+    b.had_grad = Tensor::empty({static_cast<int64_t>(b.params.size())}, DType::F64);
+  }
   for (size_t i = 0; i < b.params.size(); ++i) {
-    const Tensor g = params_[b.params[i]].grad();
-    if (!g.defined()) continue;
-    b.flat.narrow(0, b.offsets[i], g.numel()).copy_(g.reshape({g.numel()}));
-    b.had_grad.data<double>()[i] = 1.0;
+    const Tensor& p = params_[b.params[i]];
+    const Tensor g = p.grad();
+    Tensor slot = b.flat.narrow(0, b.offsets[i], p.numel());
+    if (g.defined()) {
+      slot.copy_(g.reshape({g.numel()}));
+    } else {
+      slot.zero_();  // no gradient on this rank: zeros in the sum
+    }
+    b.had_grad.data<double>()[i] = g.defined() ? 1.0 : 0.0;
   }
   b.sums = comm_.all_reduce_sum_async(b.flat);
   b.counts = comm_.all_reduce_sum_async(b.had_grad);
@@ -96,9 +103,8 @@ void GradientReducer::finish() {
       Tensor& p = params_[b.params[i]];
       if (b.had_grad.data<double>()[i] == 0.0) continue;  // no rank had one
       const Tensor mean = kernels::scale(b.flat.narrow(0, b.offsets[i], p.numel()), inv).reshape(p.shape());
-      p.set_grad(mean);
+      p.set_grad(mean);  // a new tensor: the bucket's buffer is reused next step
     }
-    b.flat = Tensor();
   }
   wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }

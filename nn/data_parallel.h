@@ -46,7 +46,7 @@ class GradientReducer {
     std::vector<size_t> params;  // indices into params_
     std::vector<int64_t> offsets;
     int64_t numel = 0;
-    Tensor flat;                 // the gradients, then their sums
+    Tensor flat;                 // the gradients, then their sums (allocated once)
     Tensor had_grad;             // f64 [params.size()]: 1 where this rank had a gradient, then how many ranks did
     std::unique_ptr<dist::Pending> sums, counts;
     int64_t ready = 0;           // parameters whose gradient is final

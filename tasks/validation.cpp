@@ -26,8 +26,8 @@ struct Validator::Data {
   double box_padding = 1.25;
   Device device;
   dist::Communicator* comm = nullptr;
-  std::vector<size_t> image_of;                  // per instance: its image's index in first-appearance order
-  std::vector<data::PersonInstance> my_share;    // a data-parallel rank's instances
+  std::map<int64_t, size_t> image_order;       // image id -> its index in first-appearance order
+  std::vector<data::PersonInstance> my_share;  // a data-parallel rank's instances
 };
 
 Validator::Validator(const DataConfig& d, const EvalConfig& eval, double box_padding, Device device,
@@ -59,13 +59,9 @@ Validator::Validator(const DataConfig& d, const EvalConfig& eval, double box_pad
   v->device = device;
   if (comm && comm->size() > 1) {
     v->comm = comm;
-    size_t image = 0;
-    for (size_t i = 0; i < v->instances.size(); ++i) {
-      if (i > 0 && v->instances[i].image_id != v->instances[i - 1].image_id) ++image;
-      v->image_of.push_back(image);
-      if (static_cast<int>(image % static_cast<size_t>(comm->size())) == comm->rank()) {
-        v->my_share.push_back(v->instances[i]);
-      }
+    for (const data::PersonInstance& inst : v->instances) {
+      const size_t image = v->image_order.emplace(inst.image_id, v->image_order.size()).first->second;
+      if (static_cast<int>(image % static_cast<size_t>(comm->size())) == comm->rank()) v->my_share.push_back(inst);
     }
   }
   data_ = std::move(v);
@@ -83,8 +79,6 @@ EvalRows Validator::operator()(nn::Module& model, const PoseFamily& family, cons
   const std::string mine = data::keypoint_results_json(predict(model, p, v.my_share));
   const std::vector<std::string> all = v.comm->gather(mine, 0);
   if (v.comm->rank() != 0) return {};
-  std::map<int64_t, size_t> image_index;
-  for (size_t i = 0; i < v.instances.size(); ++i) image_index.emplace(v.instances[i].image_id, v.image_of[i]);
   std::vector<data::KeypointResult> results;
   for (size_t r = 0; r < all.size(); ++r) {
     for (auto& k : data::parse_keypoint_results(all[r], "validation results of rank " + std::to_string(r))) {
@@ -92,7 +86,7 @@ EvalRows Validator::operator()(nn::Module& model, const PoseFamily& family, cons
     }
   }
   std::stable_sort(results.begin(), results.end(), [&](const data::KeypointResult& a, const data::KeypointResult& b) {
-    return image_index.at(a.image_id) < image_index.at(b.image_id);
+    return v.image_order.at(a.image_id) < v.image_order.at(b.image_id);
   });
   return data::evaluate_wholebody(v.gt, results, v.parts);
 }

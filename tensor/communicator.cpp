@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <mutex>
 
-#include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
 #include "tensor/nccl.h"
 #include "tensor/profile.h"
@@ -123,7 +122,7 @@ class MpiCommunicator : public Communicator {
     Tensor staged = t.device().is_cuda() ? t.to(Device::cpu()) : Tensor();
     Tensor& host = staged.defined() ? staged : t;
     std::vector<MPI_Request> requests;
-    const int64_t elem = host.dtype() == DType::F64 ? 8 : 4;
+    const auto elem = static_cast<int64_t>(dtype_size(host.dtype()));
     char* base = static_cast<char*>(host.raw_data());
     for (int64_t at = 0; at < host.numel(); at += kMaxCount) {
       const int count = static_cast<int>(std::min(kMaxCount, host.numel() - at));
